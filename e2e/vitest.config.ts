@@ -1,0 +1,13 @@
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  resolve: { conditions: ["source"] },
+  test: {
+    name: "e2e",
+    include: ["src/**/*.test.ts"],
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+    // Real mounts and loop devices are shared machine state: one file at a time.
+    fileParallelism: false,
+  },
+});

@@ -1,0 +1,2 @@
+/** Package entry point for native-fuse; see docs/architecture.md. */
+export const packageName = "native-fuse";
