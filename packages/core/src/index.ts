@@ -1,2 +1,9 @@
-/** Package entry point for core; see docs/architecture.md. */
-export const packageName = "core";
+/**
+ * @ext4/core: the only package that knows the ext4 on-disk format.
+ * See docs/architecture.md for the module map.
+ */
+export * from "./brands.js";
+export { crc16, crc32cRaw } from "./crc.js";
+export * from "./errors.js";
+export * from "./struct.js";
+export * from "./view.js";
