@@ -4,6 +4,7 @@
  */
 export * from "./brands.js";
 export { crc16, crc32cRaw } from "./crc.js";
+export * from "./dir/index.js";
 export * from "./errors.js";
 export * from "./struct.js";
 export * from "./view.js";

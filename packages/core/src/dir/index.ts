@@ -1,0 +1,2 @@
+/** Directories: linear blocks, htree indexes, name hashes, inline directories, path lookup. */
+export {};
