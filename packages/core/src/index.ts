@@ -1,10 +1,26 @@
 /**
  * @ext4/core: the only package that knows the ext4 on-disk format.
- * See docs/architecture.md for the module map.
+ * See README.md in this package for the module map.
  */
 export * from "./brands.js";
 export { crc16, crc32cRaw } from "./crc.js";
 export * from "./dir/index.js";
 export * from "./errors.js";
+export * from "./features.js";
+export * from "./format/acl.js";
+export * from "./format/bitmap.js";
+export * from "./format/extent.js";
+export * from "./format/group-desc.js";
+export * from "./format/inode.js";
+export * from "./format/jbd2.js";
+export * from "./format/orphan.js";
+export * from "./format/superblock.js";
+export * from "./format/xattr.js";
+export * from "./fs.js";
+export * from "./inode.js";
+export * from "./journal.js";
+export * from "./map/extent-tree.js";
+export * from "./map/indirect.js";
+export * from "./map/types.js";
 export * from "./struct.js";
 export * from "./view.js";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isExt4Error } from "./errors.js";
-import { bytes, defineStruct, u8, u16, u32 } from "./struct.js";
+import { be, bytes, defineStruct, u8, u16, u32, u64 } from "./struct.js";
 import { ByteView } from "./view.js";
 
 const demo = defineStruct("demo", [
@@ -66,6 +66,51 @@ describe("Struct", () => {
       [24, 28],
     ]);
     expect(demo.coverage(10, ["d_hi"])).toEqual([[0, 10]]);
+  });
+});
+
+describe("Struct.encode and 64-bit fields", () => {
+  const wide = defineStruct("wide", [
+    u64("w_le", "little-endian u64"),
+    be("w_be", 8, "big-endian u64"),
+    be("w_be16", 2, "big-endian u16"),
+    bytes("w_pad", 6, "bytes"),
+  ]);
+
+  it("round-trips a whole record (decode ∘ encode = identity)", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(Number.MAX_SAFE_INTEGER),
+        fc.nat(Number.MAX_SAFE_INTEGER),
+        fc.nat(0xffff),
+        fc.uint8Array({ minLength: 6, maxLength: 6 }),
+        (le, bigEnd, b16, pad) => {
+          const v = new ByteView(new Uint8Array(wide.size));
+          const rec = { w_le: le, w_be: bigEnd, w_be16: b16, w_pad: pad };
+          wide.encode(v, rec);
+          expect(wide.decode(v)).toEqual(rec);
+          expect(wide.get(v, "w_le")).toBe(le);
+          expect(wide.get(v, "w_be")).toBe(bigEnd);
+        },
+      ),
+    );
+  });
+
+  it("stores big-endian fields most significant byte first", () => {
+    const v = new ByteView(new Uint8Array(wide.size));
+    wide.set(v, "w_be", 0x0102030405);
+    expect(Array.from(v.slice(8, 8))).toEqual([0, 0, 0, 1, 2, 3, 4, 5]);
+  });
+
+  it("refuses a u64 past 2^53 as corruption in get, approximates it in decode", () => {
+    const v = new ByteView(new Uint8Array(wide.size).fill(0xff));
+    try {
+      wide.get(v, "w_le");
+      expect.unreachable();
+    } catch (e) {
+      expect(isExt4Error(e, "Corrupt")).toBe(true);
+    }
+    expect(wide.decode(v).w_le).toBe(2 ** 64 - 1);
   });
 });
 

@@ -53,8 +53,20 @@ export const i32 = <N extends string>(name: N, doc: string): FieldDef<N> => ({
   kind: "i",
   doc,
 });
-/** Big-endian unsigned field (jbd2 structures), 1, 2 or 4 bytes. */
-export const be = <N extends string>(name: N, width: 1 | 2 | 4, doc: string): FieldDef<N> => ({
+/**
+ * Little-endian unsigned 64-bit field (`__le64`). {@link Struct.get} refuses
+ * values past 2^53 as corruption; the raw {@link Struct.decode} reads them
+ * approximately instead, so a garbage informational field cannot make the
+ * raw layer fail.
+ */
+export const u64 = <N extends string>(name: N, doc: string): FieldDef<N> => ({
+  name,
+  width: 8,
+  kind: "u",
+  doc,
+});
+/** Big-endian unsigned field (jbd2 structures), 1, 2, 4 or 8 bytes (8: as {@link u64}). */
+export const be = <N extends string>(name: N, width: 1 | 2 | 4 | 8, doc: string): FieldDef<N> => ({
   name,
   width,
   kind: "be",
@@ -122,10 +134,12 @@ export class Struct<N extends string> {
     const f = this.field(name);
     switch (f.kind) {
       case "u":
+        if (f.width === 8) return joinLoHi(v.u32(f.offset), v.u32(f.offset + 4));
         return f.width === 1 ? v.u8(f.offset) : f.width === 2 ? v.u16(f.offset) : v.u32(f.offset);
       case "i":
         return v.i32(f.offset);
       case "be":
+        if (f.width === 8) return joinLoHi(v.u32be(f.offset + 4), v.u32be(f.offset));
         return f.width === 1
           ? v.u8(f.offset)
           : f.width === 2
@@ -159,7 +173,11 @@ export class Struct<N extends string> {
     const f = this.field(name);
     switch (f.kind) {
       case "u":
-        if (f.width === 1) v.setU8(f.offset, value);
+        if (f.width === 8) {
+          const { lo, hi } = splitLoHi(value);
+          v.setU32(f.offset, lo);
+          v.setU32(f.offset + 4, hi);
+        } else if (f.width === 1) v.setU8(f.offset, value);
         else if (f.width === 2) v.setU16(f.offset, value);
         else v.setU32(f.offset, value);
         return;
@@ -167,7 +185,11 @@ export class Struct<N extends string> {
         v.setI32(f.offset, value);
         return;
       case "be":
-        if (f.width === 1) v.setU8(f.offset, value);
+        if (f.width === 8) {
+          const { lo, hi } = splitLoHi(value);
+          v.setU32be(f.offset, hi);
+          v.setU32be(f.offset + 4, lo);
+        } else if (f.width === 1) v.setU8(f.offset, value);
         else if (f.width === 2) v.setU16be(f.offset, value);
         else v.setU32be(f.offset, value);
         return;
@@ -203,9 +225,30 @@ export class Struct<N extends string> {
     const out: Partial<Record<N, number | Uint8Array>> = {};
     for (const f of this.fields) {
       if (f.offset + f.width > v.length) break;
-      out[f.name] = f.kind === "bytes" ? v.slice(f.offset, f.width).slice() : this.get(v, f.name);
+      out[f.name] =
+        f.kind === "bytes"
+          ? v.slice(f.offset, f.width).slice()
+          : f.width === 8
+            ? f.kind === "be"
+              ? v.u32be(f.offset) * 2 ** 32 + v.u32be(f.offset + 4)
+              : v.u32(f.offset + 4) * 2 ** 32 + v.u32(f.offset)
+            : this.get(v, f.name);
     }
     return out;
+  }
+
+  /**
+   * Writes every field present in `record` (the inverse of {@link decode});
+   * fields absent from the record, or past the end of a short view, are left
+   * as they are. Throws RangeError for a byte array wider than its field.
+   */
+  encode(v: ByteView, record: Partial<RawRecord<N>>): void {
+    for (const f of this.fields) {
+      const value = record[f.name];
+      if (value === undefined || f.offset + f.width > v.length) continue;
+      if (typeof value === "number") this.set(v, f.name, value);
+      else this.setBytes(v, f.name, value);
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
  * directory that is removed at exit.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -82,5 +82,55 @@ export function e2fsck(image: string): { status: number; output: string } {
   } catch (e) {
     const err = e as { status?: number; stdout?: string; stderr?: string };
     return { status: err.status ?? -1, output: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+  }
+}
+
+/** Runs `debugfs -R cmd image` and returns stdout as bytes (for `cat`, `dump`). */
+export function debugfsBytes(image: string, cmd: string): Buffer {
+  return execFileSync("debugfs", ["-R", cmd, image], {
+    stdio: ["ignore", "pipe", "ignore"],
+    maxBuffer: 1 << 28,
+  });
+}
+
+/**
+ * Runs debugfs commands against `image` from a script file (`debugfs -f`),
+ * read-write unless `write` is false, and returns stdout.
+ */
+export function debugfsScript(image: string, commands: readonly string[], write = true): string {
+  const script = join(scratchDir(), `cmds-${process.pid}-${counter++}.txt`);
+  writeFileSync(script, `${commands.join("\n")}\n`);
+  return execFileSync("debugfs", [...(write ? ["-w"] : []), "-f", script, image], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+    maxBuffer: 1 << 28,
+  });
+}
+
+/** The inode number of `path` in `image`, as debugfs resolves it. Throws if debugfs cannot find it. */
+export function inodeOf(image: string, path: string): number {
+  const m = /Inode: (\d+)/.exec(debugfs(image, `stat ${path}`));
+  if (m?.[1] === undefined) throw new Error(`debugfs cannot find ${path} in ${image}`);
+  return Number(m[1]);
+}
+
+/** Runs `dumpe2fs` (header only with `headerOnly`) and returns stdout. */
+export function dumpe2fs(image: string, headerOnly = false): string {
+  return execFileSync("dumpe2fs", [...(headerOnly ? ["-h"] : []), image], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+    maxBuffer: 1 << 28,
+  });
+}
+
+/** Reads `length` bytes at `offset` of a (possibly large, sparse) image file. */
+export function readAt(image: string, offset: number, length: number): Uint8Array {
+  const fd = openSync(image, "r");
+  try {
+    const out = new Uint8Array(length);
+    readSync(fd, out, 0, length, offset);
+    return out;
+  } finally {
+    closeSync(fd);
   }
 }
