@@ -1,0 +1,68 @@
+/**
+ * The oclif command of `ext4-debug` (a single-command CLI): it parses the
+ * flags and hands over to {@link runCli}; everything else lives in the
+ * library.
+ */
+import { readFileSync } from "node:fs";
+import { Args, Command, Flags } from "@oclif/core";
+import { parseCNumber } from "../shell/parse.js";
+import { type CliOptions, runCli } from "./main.js";
+
+/** `ext4-debug [IMAGE] [-R request] [-f script] [--json] [--offset BYTES] [-c]`. */
+export default class Ext4Debug extends Command {
+  static override description =
+    "Inspect an ext2/3/4 image the way debugfs does, read-only. With no -R or -f, starts an interactive shell.";
+  static override enableJsonFlag = true;
+  static override strict = true;
+  static override args = {
+    // ignoreStdin: oclif would otherwise read piped stdin into a missing IMAGE (stdin is for -f - and the shell).
+    image: Args.string({
+      description: "image file or block device to open",
+      required: false,
+      ignoreStdin: true,
+    }),
+  };
+  static override flags = {
+    request: Flags.string({ char: "R", description: "run this one request and exit" }),
+    script: Flags.string({
+      char: "f",
+      description: "run the requests in this file ('-' for stdin) and exit",
+    }),
+    offset: Flags.string({
+      description: "byte offset of the filesystem inside the image (decimal, 0x hex or 0 octal)",
+    }),
+    catastrophic: Flags.boolean({
+      char: "c",
+      description: "catastrophic mode: do not read the allocation bitmaps",
+    }),
+  };
+  static override examples = [
+    "<%= config.bin %> disk.img",
+    "<%= config.bin %> -R 'stat /etc/passwd' disk.img",
+    "<%= config.bin %> -f commands.txt --json disk.img",
+  ];
+
+  /** Parses flags and runs; sets the process exit status. Returns nothing (output is already written). */
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Ext4Debug);
+    const options: CliOptions = { json: this.jsonEnabled(), catastrophic: flags.catastrophic };
+    if (args.image !== undefined) options.image = args.image;
+    if (flags.request !== undefined) options.request = flags.request;
+    if (flags.script !== undefined) options.script = flags.script;
+    if (flags.offset !== undefined) {
+      const offset = parseCNumber(flags.offset);
+      if (offset === null) {
+        process.stderr.write(`ext4-debug: Bad offset - ${flags.offset}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      options.offset = offset;
+    }
+    process.exitCode = await runCli(options, {
+      stdout: (c: string | Uint8Array) =>
+        process.stdout.write(typeof c === "string" ? Buffer.from(c, "latin1") : c),
+      stderr: (t) => process.stderr.write(t),
+      readStdin: () => readFileSync(0, "utf8"),
+    });
+  }
+}
