@@ -1,2 +1,91 @@
-/** Package entry point for native-fuse; see docs/architecture.md. */
-export const packageName = "native-fuse";
+/**
+ * @ext4/native-fuse: the kernel FUSE protocol (7.45) on /dev/fuse for Node,
+ * without libfuse. Mount with {@link FuseSession.mount}, serve typed
+ * handlers with {@link FuseSession.serve}, and let native threads serve
+ * mapped READ/WRITE ranges without JS (the fast path). Knows nothing of ext4.
+ */
+export * from "./abi.js";
+export {
+  DEFAULT_INIT_FLAGS,
+  Dispatcher,
+  type DispatcherOptions,
+  type FuseHandlers,
+  type Handler,
+  type InitOptions,
+  type Negotiated,
+  negotiateInit,
+  type ReplySink,
+  type RequestContext,
+} from "./dispatch.js";
+export {
+  ERRNO,
+  errnoName,
+  errnoNumber,
+  errnoOfError,
+  FuseErrno,
+  FuseError,
+  FuseProtocolError,
+  isFuseError,
+} from "./errors.js";
+export { type MountOptions, type MountPlan, planMount } from "./mount-options.js";
+export {
+  type AttrReply,
+  type CreateReply,
+  type Dirent,
+  DirentBuffer,
+  DirentPlusBuffer,
+  decodeExtensions,
+  decodeHeader,
+  decodeRequest,
+  type EntryReply,
+  encodeAttrOut,
+  encodeBmapOut,
+  encodeCopyFileRangeOut,
+  encodeCreateOut,
+  encodeEntryOut,
+  encodeGetxattrOut,
+  encodeInitOut,
+  encodeIoctlOut,
+  encodeLkOut,
+  encodeLseekOut,
+  encodeOpenOut,
+  encodePollOut,
+  encodeReply,
+  encodeStatfsOut,
+  encodeStatxOut,
+  encodeWriteOut,
+  type FileLock,
+  type FuseAttr,
+  type FuseRequest,
+  type InitReply,
+  type IoctlReply,
+  type LkArgs,
+  OPS,
+  OPS_BY_OPCODE,
+  type OpArgs,
+  type OpenReply,
+  type OpReplies,
+  type OpSpec,
+  type ProtocolState,
+  type ReplyData,
+  type RequestExtensions,
+  type RequestHeader,
+  type SecurityContext,
+  type StatfsReply,
+  type StatxReply,
+  type StatxTime,
+  type WriteReply,
+  type XattrReply,
+} from "./protocol.js";
+export {
+  FuseSession,
+  fuseAvailable,
+  type MappedRange,
+  type NodeMapping,
+  type ServeOptions,
+  type SessionEnd,
+  type SessionStats,
+  type UnmountOptions,
+  unmount,
+} from "./session.js";
+export { type Decoded, type FieldDef, type FieldType, FuseStruct, struct } from "./struct.js";
