@@ -5,6 +5,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: ["packages/*", "e2e"],
-    reporters: process.env.CI ? ["default"] : ["default"],
+    globalSetup: ["./scripts/vitest-global-setup.ts"],
   },
 });
