@@ -32,9 +32,11 @@ fi
 
 CACHE_MIB=64
 measure() { # label, command...  → prints "seconds peak_kib"
-  local out
-  out="$({ /usr/bin/time -f '%e %M' "${@:2}" >/dev/null 2>/dev/null; } 2>&1 | tail -1)"
-  echo "$out"
+  /usr/bin/time -o "$work/time.out" -f '%e %M' "${@:2}" >/dev/null 2>"$work/$1.err" || {
+    echo "$1 failed:" >&2
+    cat "$work/$1.err" >&2
+  }
+  tail -1 "$work/time.out"
 }
 row() { # name, debugfs-args, ext4-debug-args
   rm -rf "$work/out-d" "$work/out-e"
