@@ -241,6 +241,22 @@ function runChecks(dev: BlockDevice, options: CheckOptions, path: string): Check
     warnings,
     dropped: ctx.dropped,
   };
+  if (g === undefined) {
+    // No usable superblock, primary or backup: like e2fsck, which exits 8
+    // when it cannot open the filesystem at all, this is "could not check",
+    // not "checked and found problems". The findings still say why.
+    const first = problems.find((p) => p.severity === "error");
+    return {
+      problems,
+      summary,
+      verdict: "operational-error",
+      exitCode: 8,
+      error: {
+        code: first?.code ?? "SB_UNUSABLE",
+        message: `no usable superblock: ${first?.message ?? "the filesystem could not be opened"}`,
+      },
+    };
+  }
   const verdict: Verdict = errors > 0 || ctx.dropped > 0 ? "errors" : "clean";
   return { problems, summary, verdict, exitCode: verdict === "clean" ? 0 : 4 };
 }
