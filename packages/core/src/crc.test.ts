@@ -1,6 +1,7 @@
+import { crc32c as crc32cStandard } from "@node-rs/crc32";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { crc16, crc32cRaw } from "./crc.js";
+import { crc16, crc32cRaw, crc32cTable } from "./crc.js";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
@@ -17,6 +18,19 @@ describe("crc32cRaw", () => {
         ab.set(a);
         ab.set(b, a.length);
         expect(crc32cRaw(crc32cRaw(seed, a), b)).toBe(crc32cRaw(seed, ab));
+      }),
+    );
+  });
+});
+
+describe("crc32cTable", () => {
+  it("agrees with the native path on every input", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat(0xffffffff), (data, seed) => {
+        const buf = Buffer.from(data);
+        const native = ~crc32cStandard(buf, ~seed >>> 0) >>> 0;
+        expect(crc32cTable(seed, data)).toBe(native);
+        expect(crc32cRaw(seed, data)).toBe(native);
       }),
     );
   });

@@ -25,7 +25,9 @@ export type Ext4ErrorKind =
   | "NoData"
   | "Range"
   | "Permission"
-  | "NotSupported";
+  | "NotSupported"
+  | "TooBig"
+  | "NoSuchAddress";
 
 /** Where in the image a problem was met; every field optional. */
 export interface Ext4ErrorContext {
@@ -118,6 +120,8 @@ export const errnoOf: Readonly<Record<Ext4ErrorKind, string>> = {
   Range: "ERANGE",
   Permission: "EPERM",
   NotSupported: "EOPNOTSUPP",
+  TooBig: "E2BIG",
+  NoSuchAddress: "ENXIO",
 };
 
 /** The errno name for any thrown value: unknown failures are EIO. */

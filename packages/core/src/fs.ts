@@ -1,8 +1,9 @@
 /**
  * The filesystem: opening an image (superblock, feature gate, group
  * descriptors), reading inodes, block maps, file data, symlinks, xattrs,
- * bitmaps, orphans and the journal. Read-only for now; every structure is
- * read through its field table so writes can go back the same way.
+ * bitmaps, orphans and the journal; and, opened writable, changing it as
+ * the kernel driver does (the write path lives in `write/` and is reached
+ * through the methods of {@link Filesystem}).
  *
  * All metadata goes through one BufferCache sized in filesystem blocks.
  * Every block number taken from disk is checked against the filesystem
@@ -10,9 +11,10 @@
  * `Io`, so callers only ever see Ext4Error from a corrupt image.
  */
 import { type BlockDevice, BufferCache, IoError } from "@ext4/iocache";
+import type { DirInode } from "./dir/host.js";
 import { corrupt, Ext4Error, type Ext4ErrorContext, fsError } from "./errors.js";
 import type { FeatureSet } from "./features.js";
-import { type AclEntry, decodeExt4Acl } from "./format/acl.js";
+import { type AclEntry, decodeExt4Acl, encodePosixAclXattr } from "./format/acl.js";
 import {
   type Bitmap,
   Bitmap as BitmapClass,
@@ -34,12 +36,15 @@ import {
   InodeFlags,
   inodeChecksumValid,
   inodeCsumSeed,
+  type Timestamp,
 } from "./format/inode.js";
 import { parseJournalSuperblock } from "./format/jbd2.js";
 import { parseOrphanBlock } from "./format/orphan.js";
 import {
   blocksInGroup,
   EXT2_FLAGS_UNSIGNED_HASH,
+  EXT4_ERROR_FS,
+  EXT4_VALID_FS,
   parseSuperblock,
   SUPERBLOCK_OFFSET,
   SUPERBLOCK_SIZE,
@@ -63,6 +68,35 @@ import {
 } from "./map/extent-tree.js";
 import { indirectBlockList, mapIndirect } from "./map/indirect.js";
 import type { BlockListEntry, BlockRun, MapEnv } from "./map/types.js";
+import {
+  listXattrNames,
+  readXattr,
+  type SetAttr,
+  setattr,
+  setFlags,
+  setXattr,
+} from "./write/attr.js";
+import { cleanupOrphans, releaseAll } from "./write/cleanup.js";
+import { deleteInode } from "./write/delete.js";
+import { growDir } from "./write/directory.js";
+import { type SpacePolicy, WriteEngine } from "./write/engine.js";
+import { copyRange, fallocate, seekDataHole, type WriteResult, writeFile } from "./write/file.js";
+import { setFeature, writeBlockers } from "./write/gate.js";
+import { clearInline, inlineCapacity, setInlineContent } from "./write/inline.js";
+import { MetaState } from "./write/meta.js";
+import {
+  createFile,
+  link,
+  mkdir,
+  mknod,
+  type NodeOptions,
+  type Ns,
+  rename,
+  rmdir,
+  symlink,
+  unlink,
+} from "./write/namespace.js";
+import { type StatFs, statfsOf } from "./write/statfs.js";
 
 /** Options for {@link Filesystem.open}. */
 export interface OpenOptions {
@@ -80,6 +114,16 @@ export interface OpenOptions {
    * descriptors are then read from the backup table that follows it.
    */
   backup?: { block: number; blockSize: number };
+  /**
+   * Open read-write (default false). The device must be writable. See
+   * {@link Filesystem.open} for what mounting changes and when the image
+   * stays read-only anyway.
+   */
+  writable?: boolean;
+  /** The clock for timestamps (tests pin it); default wall time with nanoseconds. */
+  clock?: () => Timestamp;
+  /** The source of random u32s for i_generation and Orlov spreading (default Math.random). */
+  random?: () => number;
 }
 
 /** One extended attribute of an inode. */
@@ -141,6 +185,11 @@ export interface FsStats {
   readonly groupCount: number;
 }
 
+function wallNow(): Timestamp {
+  const ms = Date.now();
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 };
+}
+
 /** Largest read {@link Filesystem.readFile} serves in one call. */
 export const MAX_READ_BYTES = 1 << 30;
 
@@ -154,23 +203,34 @@ function ioError(e: unknown, ctx: Ext4ErrorContext): never {
   throw e;
 }
 
-/** An open ext4 filesystem (read-only). Satisfies the directory module's DirHost. */
+/** An open ext4 filesystem. Satisfies the directory module's DirHost, and DirWriteHost when writable. */
 export class Filesystem {
   /** The buffer cache over the device, in filesystem blocks. */
   readonly cache: BufferCache;
-  /** Group descriptors, validated at open. */
-  readonly groups: readonly GroupDesc[];
   /** Whether checksum mismatches throw (see {@link OpenOptions.verifyChecksums}). */
   readonly verifyChecksums: boolean;
+  /** The superblock and descriptors as they are now. */
+  private readonly meta: MetaState;
+  /** The superblock read at open: geometry and features (never change while open). */
+  private readonly geo: Superblock;
   private readonly inodeParams: InodeDecodeParams;
   private readonly xattrLimits: XattrParseLimits;
+  /** The write side, or null when read-only. */
+  private engine: WriteEngine | null = null;
+  private roReason: string | null;
+  /** s_state at open, restored by a clean close (the kernel's s_mount_state). */
+  private stateAtOpen = 0;
+  private closed = false;
+  /** The block of the last fileBlockForWrite, so dirtyFileBlock needs no second map walk. */
+  private lastDirBlock: { ino: number; lblk: number; physical: number } | null = null;
 
   private constructor(
     readonly device: BlockDevice,
-    readonly superblock: Superblock,
+    superblock: Superblock,
     options: OpenOptions,
     private readonly backupGroupBlock: number | undefined,
   ) {
+    this.geo = superblock;
     this.verifyChecksums = options.verifyChecksums !== false;
     this.cache = new BufferCache(device, {
       blockSize: superblock.blockSize,
@@ -185,20 +245,40 @@ export class Filesystem {
       eaInode: superblock.features.has("ea_inode"),
       inodesCount: superblock.inodesCount,
     };
-    this.groups = this.loadGroups();
+    this.meta = new MetaState(superblock, this.loadGroups());
+    this.roReason = superblock.readOnlyReason ?? writeBlockers(superblock);
   }
 
   /**
    * Opens the filesystem on `device`: reads the superblock at byte 1024,
    * validates it (geometry, features, checksum) and every group descriptor,
-   * and checks the filesystem fits the device. Throws Ext4Error: Corrupt,
-   * BadChecksum, Incompatible (unsupported incompat features), Io.
+   * and checks the filesystem fits the device.
+   *
+   * With `writable: true` the filesystem is mounted read-write as the
+   * kernel does it: s_state loses EXT4_VALID_FS until a clean {@link close},
+   * s_mnt_count and s_mtime are updated and written at once, and orphans
+   * left by an earlier session are cleaned up. When the image uses a
+   * feature that can be read but not written safely, it opens read-only
+   * instead: {@link writable} is false and {@link readOnlyReason} names the
+   * feature. Throws Ext4Error: Corrupt, BadChecksum, Incompatible
+   * (unsupported incompat features), Io; ReadOnly when writing was asked
+   * for a read-only device (DEVICE_READ_ONLY), from a backup superblock
+   * (BACKUP_READ_ONLY), or while the journal needs recovery
+   * (JOURNAL_NEEDS_RECOVERY).
    */
   static open(device: BlockDevice, options: OpenOptions = {}): Filesystem {
     const offset =
       options.backup === undefined
         ? SUPERBLOCK_OFFSET
         : options.backup.block * options.backup.blockSize;
+    if (options.writable === true) {
+      if (device.readOnly) {
+        throw fsError("ReadOnly", "DEVICE_READ_ONLY", `${device.name} was opened read-only`);
+      }
+      if (options.backup !== undefined) {
+        throw fsError("ReadOnly", "BACKUP_READ_ONLY", "a backup superblock is opened read-only");
+      }
+    }
     const sb = Filesystem.readSuperblock(device, offset, options.verifyChecksums !== false);
     if (options.backup !== undefined && sb.blockSize !== options.backup.blockSize) {
       throw corrupt(
@@ -214,7 +294,16 @@ export class Filesystem {
         `${sb.blocksCount} blocks exceed the ${deviceBlocks}-block device`,
       );
     }
-    return new Filesystem(device, sb, options, options.backup?.block);
+    if (options.writable === true && sb.features.has("needs_recovery")) {
+      throw fsError(
+        "ReadOnly",
+        "JOURNAL_NEEDS_RECOVERY",
+        "the journal needs recovery, which is not implemented yet: open read-only or run e2fsck",
+      );
+    }
+    const fs = new Filesystem(device, sb, options, options.backup?.block);
+    if (options.writable === true) fs.mount(options);
+    return fs;
   }
 
   /**
@@ -240,46 +329,60 @@ export class Filesystem {
 
   /** Bytes per block. */
   get blockSize(): number {
-    return this.superblock.blockSize;
+    return this.geo.blockSize;
   }
   /** The feature words with name lookup. */
   get features(): FeatureSet {
-    return this.superblock.features;
+    return this.geo.features;
   }
   /** Feature by kernel or e2fsprogs name ("metadata_csum", "largedir", "inline_data", ...). */
   hasFeature(name: string): boolean {
-    return this.superblock.features.has(name);
+    return this.geo.features.has(name);
   }
   /** crc32c seed of metadata checksums. */
   get csumSeed(): number {
-    return this.superblock.csumSeed;
+    return this.geo.csumSeed;
   }
   /** s_hash_seed as four u32. */
   get hashSeed(): readonly number[] {
-    return this.superblock.hashSeed;
+    return this.geo.hashSeed;
   }
   /** s_def_hash_version. */
   get defHashVersion(): number {
-    return this.superblock.defHashVersion;
+    return this.geo.defHashVersion;
   }
   /** s_flags has EXT2_FLAGS_UNSIGNED_HASH. */
   get unsignedHash(): boolean {
-    return (this.superblock.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0;
+    return (this.geo.flags & EXT2_FLAGS_UNSIGNED_HASH) !== 0;
   }
-  /** Always true for now (writes come later). */
+  /** True unless the filesystem was opened writable and may be changed. */
   get readOnly(): boolean {
-    return true;
+    return this.engine === null;
+  }
+  /** True when the filesystem was opened read-write and may be changed (DirWriteHost). */
+  get writable(): boolean {
+    return this.engine !== null;
   }
   /**
-   * Why this image may never be written even when writing is supported:
-   * unknown ro_compat features or the read-only feature; null otherwise.
+   * Why this image may not be written: unknown ro_compat features, the
+   * read-only feature, or a feature this toolkit reads but does not write
+   * (bigalloc, ea_inode, quota, verity, mmp, shared_blocks, an unreadable
+   * orphan file); null otherwise.
    */
   get readOnlyReason(): string | null {
-    return this.superblock.readOnlyReason;
+    return this.roReason;
+  }
+  /** The superblock as it is now (counters change while writing; geometry never does). */
+  get superblock(): Superblock {
+    return this.meta.superblock;
+  }
+  /** Group descriptors as they are now (validated at open, re-validated after each change). */
+  get groups(): readonly GroupDesc[] {
+    return this.meta.groups;
   }
   /** The needs_recovery flag: the journal holds transactions not yet written home. */
   get needsRecovery(): boolean {
-    return this.superblock.features.has("needs_recovery");
+    return this.geo.features.has("needs_recovery");
   }
 
   // ---- blocks ----
@@ -290,7 +393,7 @@ export class Filesystem {
    * the filesystem, Io on a device error.
    */
   readBlock(block: number, ctx: Ext4ErrorContext = {}): Uint8Array {
-    if (!(Number.isSafeInteger(block) && block >= 0 && block < this.superblock.blocksCount)) {
+    if (!(Number.isSafeInteger(block) && block >= 0 && block < this.geo.blocksCount)) {
       throw corrupt("BLOCK_OUT_OF_RANGE", `block ${block} outside the filesystem`, {
         ...ctx,
         block,
@@ -304,7 +407,7 @@ export class Filesystem {
   }
 
   private loadGroups(): GroupDesc[] {
-    const sb = this.superblock;
+    const sb = this.geo;
     const out: GroupDesc[] = [];
     for (let g = 0; g < sb.groupCount; g++) {
       const loc = groupDescLocation(sb, g, this.backupGroupBlock);
@@ -321,7 +424,7 @@ export class Filesystem {
 
   /** The descriptor of `group`. Throws Ext4Error InvalidArgument for a bad group number. */
   group(group: number): GroupDesc {
-    const gd = this.groups[group];
+    const gd = this.meta.groups[group];
     if (gd === undefined) {
       throw fsError("InvalidArgument", "BAD_GROUP", `no group ${group}`, { group });
     }
@@ -332,7 +435,7 @@ export class Filesystem {
 
   /** Where inode `ino` lives: group, index in the group, inode table block and byte offset. */
   inodeLocation(ino: number): { group: number; index: number; block: number; offset: number } {
-    const sb = this.superblock;
+    const sb = this.geo;
     if (!(Number.isSafeInteger(ino) && ino >= 1 && ino <= sb.inodesCount)) {
       throw corrupt("INODE_BAD_NUMBER", `inode number ${ino} outside [1, ${sb.inodesCount}]`, {
         inode: ino,
@@ -358,7 +461,33 @@ export class Filesystem {
    * (INODE_BAD_CHECKSUM), Io.
    */
   readInode(ino: number): Inode {
-    const sb = this.superblock;
+    // Within one write operation an inode is read many times: the engine
+    // keeps the ones it decoded or wrote until the operation ends.
+    const cached = this.engine?.cachedInode(ino);
+    if (cached !== undefined) return cached;
+    const inode = this.decodeInodeAt(ino);
+    this.engine?.rememberInode(inode);
+    return inode;
+  }
+
+  /**
+   * The Inode for bytes the inode writer just produced (checksum computed
+   * by it, so not verified again). For the write engine.
+   */
+  inodeFromRaw(ino: number, raw: Uint8Array): Inode {
+    const sb = this.geo;
+    const fields = decodeInode(raw, this.inodeParams, { inode: ino });
+    return new Inode(
+      ino,
+      fields,
+      raw,
+      { inodeSize: sb.inodeSize, blockSize: sb.blockSize, xattrLimits: this.xattrLimits },
+      true,
+    );
+  }
+
+  private decodeInodeAt(ino: number): Inode {
+    const sb = this.geo;
     const loc = this.inodeLocation(ino);
     const gd = this.group(loc.group);
     const ctx = { inode: ino, group: loc.group };
@@ -417,7 +546,7 @@ export class Filesystem {
   // ---- block maps ----
 
   private mapEnv(inode: Inode): MapEnv {
-    const sb = this.superblock;
+    const sb = this.geo;
     return {
       blockSize: sb.blockSize,
       blocksCount: sb.blocksCount,
@@ -563,7 +692,7 @@ export class Filesystem {
     if (!inode.isSymlink()) return false;
     if ((inode.flags & InodeFlags.EA_INODE) !== 0) return inode.size > 0 && inode.size < 60;
     if (inode.hasInlineData()) return false;
-    const eaBlocks = inode.fileAcl !== 0 ? this.superblock.clusterSize / 512 : 0;
+    const eaBlocks = inode.fileAcl !== 0 ? this.geo.clusterSize / 512 : 0;
     return inode.blocks512 - eaBlocks === 0;
   }
 
@@ -637,7 +766,7 @@ export class Filesystem {
    */
   readXattrBlock(inode: Inode): XattrBlock | null {
     if (inode.fileAcl === 0) return null;
-    const sb = this.superblock;
+    const sb = this.geo;
     const block = this.readBlock(inode.fileAcl, { inode: inode.ino });
     return parseXattrBlock(block, inode.fileAcl, {
       ...this.xattrLimits,
@@ -705,7 +834,7 @@ export class Filesystem {
    * (BadChecksum BITMAP_BAD_CHECKSUM).
    */
   readBlockBitmap(group: number): BitmapRead {
-    const sb = this.superblock;
+    const sb = this.geo;
     const gd = this.group(group);
     if (sb.features.groupDescCsum && (gd.flags & EXT4_BG_BLOCK_UNINIT) !== 0) {
       return { bitmap: uninitBlockBitmap(sb, gd, group), uninit: true, checksumValid: true };
@@ -726,7 +855,7 @@ export class Filesystem {
    * read and checksummed. Throws Ext4Error (BadChecksum BITMAP_BAD_CHECKSUM).
    */
   readInodeBitmap(group: number): BitmapRead {
-    const sb = this.superblock;
+    const sb = this.geo;
     const gd = this.group(group);
     if (sb.features.groupDescCsum && (gd.flags & EXT4_BG_INODE_UNINIT) !== 0) {
       return {
@@ -752,7 +881,7 @@ export class Filesystem {
    * BAD_BLOCK outside the filesystem).
    */
   isBlockInUse(block: number): boolean {
-    const sb = this.superblock;
+    const sb = this.geo;
     if (!(Number.isSafeInteger(block) && block >= 0 && block < sb.blocksCount)) {
       throw fsError("InvalidArgument", "BAD_BLOCK", `block ${block} outside the filesystem`);
     }
@@ -779,10 +908,10 @@ export class Filesystem {
    * Throws Ext4Error (Corrupt ORPHAN_* codes, BadChecksum).
    */
   orphans(): Orphans {
-    const sb = this.superblock;
+    const sb = this.geo;
     const list: number[] = [];
     const seen = new Set<number>();
-    for (let ino = sb.lastOrphan; ino !== 0; ) {
+    for (let ino = this.superblock.lastOrphan; ino !== 0; ) {
       if (seen.has(ino)) {
         throw corrupt("ORPHAN_LOOP", `orphan list returns to inode ${ino}`, { inode: ino });
       }
@@ -836,7 +965,7 @@ export class Filesystem {
    * journal, BadChecksum.
    */
   journal(): Journal | null {
-    const sb = this.superblock;
+    const sb = this.geo;
     if (!sb.features.has("has_journal")) return null;
     if (sb.journalInum === 0) {
       throw fsError("NotSupported", "JOURNAL_EXTERNAL", "the journal is on an external device");
@@ -901,12 +1030,628 @@ export class Filesystem {
     };
   }
 
-  /** Releases the device. Idempotent. */
-  close(): void {
+  // ---- writing: DirWriteHost ----
+
+  /** The current time (DirWriteHost): the open's clock. */
+  now(): Timestamp {
+    return this.engine?.now() ?? wallNow();
+  }
+
+  /**
+   * The cache buffer of mapped, written logical block `lblk` of directory
+   * `dir`, to change in place and then declare with {@link dirtyFileBlock}
+   * before any other call (DirWriteHost). Throws ReadOnly, Corrupt
+   * (DIR_HOLE for a hole or unwritten block, BLOCK_IN_SYSTEM_ZONE).
+   */
+  fileBlockForWrite(dir: DirInode, lblk: number): Uint8Array {
+    const e = this.w();
+    const inode = this.readInode(dir.ino);
+    const [run] = this.mapBlocks(inode, lblk, 1);
+    if (run === undefined || run.kind === "hole" || run.unwritten) {
+      throw corrupt("DIR_HOLE", `directory block ${lblk} is not mapped`, { inode: dir.ino });
+    }
+    e.alloc.checkFileBlocks(run.physical, 1, { inode: dir.ino });
+    this.lastDirBlock = { ino: dir.ino, lblk, physical: run.physical };
+    return this.readBlock(run.physical, { inode: dir.ino });
+  }
+
+  /** Marks the block of the last {@link fileBlockForWrite} dirty (DirWriteHost). Throws ReadOnly, Corrupt. */
+  dirtyFileBlock(dir: DirInode, lblk: number): void {
+    const e = this.w();
+    const last = this.lastDirBlock;
+    let physical: number;
+    if (last !== null && last.ino === dir.ino && last.lblk === lblk) physical = last.physical;
+    else {
+      const [run] = this.mapBlocks(this.readInode(dir.ino), lblk, 1);
+      if (run === undefined || run.kind === "hole") {
+        throw corrupt("DIR_HOLE", `directory block ${lblk} is not mapped`, { inode: dir.ino });
+      }
+      physical = run.physical;
+    }
+    e.dirty(physical);
+  }
+
+  /**
+   * Maps a new zeroed block at `lblk` of directory `dir` (near its last
+   * block, else its group) and grows i_size to cover it (DirWriteHost).
+   * Without large_dir a directory stops at 2 GiB, as e2fsck requires.
+   * Throws ReadOnly, NoSpace, FileTooBig, Corrupt.
+   */
+  growDirectory(dir: DirInode, lblk: number): Inode {
+    const e = this.w();
+    return e.op(() => growDir(e, dir.ino, lblk));
+  }
+
+  /** Changes the given fields of inode `ino` and returns the re-read inode (DirWriteHost). Throws ReadOnly, Corrupt. */
+  updateInode(
+    ino: number,
+    changes: {
+      size?: number;
+      flags?: number;
+      linksCount?: number;
+      mtime?: Timestamp;
+      ctime?: Timestamp;
+    },
+  ): Inode {
+    const e = this.w();
+    return e.op(() => {
+      const w = e.load(ino);
+      if (changes.size !== undefined) w.f.size = changes.size;
+      if (changes.flags !== undefined) w.f.flags = changes.flags >>> 0;
+      if (changes.linksCount !== undefined) w.f.linksCount = changes.linksCount;
+      if (changes.mtime !== undefined) w.f.mtime = changes.mtime;
+      if (changes.ctime !== undefined) w.f.ctime = changes.ctime;
+      return e.store(w);
+    });
+  }
+
+  /**
+   * Replaces the inline content of an inline-data inode (i_block then the
+   * system.data value, created if absent) with `data`; i_size is the
+   * caller's (DirWriteHost). Throws ReadOnly, InvalidArgument (not inline),
+   * NoSpace INLINE_FULL (does not fit; nothing changed).
+   */
+  writeInlineData(inode: DirInode, data: Uint8Array): Inode {
+    const e = this.w();
+    return e.op(() => {
+      const w = e.load(inode.ino);
+      if (!w.hasInline()) {
+        throw fsError("InvalidArgument", "NOT_INLINE", "inode has no inline data", {
+          inode: inode.ino,
+        });
+      }
+      setInlineContent(e, w, data);
+      return e.store(w);
+    });
+  }
+
+  /** Largest inline content (60 + system.data) inode `inode` can hold, 0 when none (DirWriteHost). Throws ReadOnly, Corrupt. */
+  maxInlineSize(inode: DirInode): number {
+    const e = this.w();
+    return inlineCapacity(e, e.load(inode.ino));
+  }
+
+  /**
+   * Turns an inline-data inode into an empty block-mapped one: flag and
+   * system.data dropped, an empty extent root (or indirect map), i_size 0
+   * (DirWriteHost). Throws ReadOnly, Corrupt.
+   */
+  clearInlineData(inode: DirInode): Inode {
+    const e = this.w();
+    return e.op(() => {
+      const w = e.load(inode.ino);
+      clearInline(e, w);
+      return e.store(w);
+    });
+  }
+
+  // ---- writing: the API ----
+
+  private ns(): Ns {
+    return { e: this.w(), host: this };
+  }
+
+  private policy(o?: { reserved?: boolean }): SpacePolicy {
+    return { reserved: o?.reserved === true };
+  }
+
+  /** Runs a mutation as one operation, flushing afterwards for SYNC/DIRSYNC inodes. */
+  private mutate<T>(
+    fn: (e: WriteEngine) => T,
+    syncInodes: readonly number[] = [],
+    policy: SpacePolicy = { reserved: false },
+  ): T {
+    const e = this.w();
+    const saved = e.policy;
+    e.policy = policy;
+    let r: T;
     try {
-      this.device.close();
-    } catch (e) {
-      ioError(e, {});
+      r = e.op(() => fn(e));
+    } finally {
+      e.policy = saved;
+    }
+    for (const ino of syncInodes) {
+      const f = this.readInode(ino).flags;
+      if ((f & (InodeFlags.SYNC | InodeFlags.DIRSYNC)) !== 0) {
+        this.sync();
+        break;
+      }
+    }
+    return r;
+  }
+
+  /**
+   * True when a caller with `uid` and groups `gids` may use the
+   * root-reserved blocks: root, s_def_resuid, or a member of s_def_resgid
+   * (the kernel also admits CAP_SYS_RESOURCE: the caller decides that).
+   * Pass the answer as `reserved` to allocating calls.
+   */
+  mayUseReserved(uid: number, gids: readonly number[]): boolean {
+    const sb = this.geo;
+    return uid === 0 || uid === sb.defResuid || (sb.defResgid !== 0 && gids.includes(sb.defResgid));
+  }
+
+  /**
+   * Creates a regular file `name` in directory `parent` (see NodeOptions).
+   * Returns its inode. Throws ReadOnly, NotADirectory, NotFound (parent
+   * removed; empty name), Exists, NameTooLong, TooManyLinks, Permission
+   * (immutable directory), NotSupported (encrypted or casefolded
+   * directory), NoSpace (inodes or blocks), Corrupt, Io.
+   */
+  create(parent: number, name: Uint8Array | string, opts: NodeOptions): Inode {
+    return this.mutate(
+      () => createFile(this.ns(), parent, name, opts),
+      [parent],
+      this.policy(opts),
+    );
+  }
+
+  /**
+   * Creates directory `name` in `parent` with "." and ".." (inline with
+   * inline_data); the parent gains a link (dir_nlink rules). Throws as
+   * {@link create}, and TooManyLinks when the parent has 65000 links
+   * without dir_nlink and an index.
+   */
+  mkdir(parent: number, name: Uint8Array | string, opts: NodeOptions): Inode {
+    return this.mutate(() => mkdir(this.ns(), parent, name, opts), [parent], this.policy(opts));
+  }
+
+  /**
+   * Creates symlink `name` in `parent` pointing at `target` (fast below 60
+   * bytes, else in a block). Throws as {@link create}, NotFound (empty
+   * target), NameTooLong (target of a block or more), InvalidArgument.
+   */
+  symlink(
+    parent: number,
+    name: Uint8Array | string,
+    target: Uint8Array | string,
+    opts: Omit<NodeOptions, "mode">,
+  ): Inode {
+    return this.mutate(
+      () => symlink(this.ns(), parent, name, target, opts),
+      [parent],
+      this.policy(opts),
+    );
+  }
+
+  /**
+   * mknod(2): `mode` carries the type (S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK,
+   * S_IFREG or none for a regular file) and permissions; devices take
+   * `rdev`. Throws as {@link create}, InvalidArgument (other types, bad
+   * device numbers).
+   */
+  mknod(
+    parent: number,
+    name: Uint8Array | string,
+    mode: number,
+    rdev: { major: number; minor: number } | null,
+    opts: Omit<NodeOptions, "mode">,
+  ): Inode {
+    return this.mutate(
+      () => mknod(this.ns(), parent, name, mode, rdev, { ...opts, mode: mode & 0o7777 }),
+      [parent],
+      this.policy(opts),
+    );
+  }
+
+  /**
+   * link(2): a new name for inode `ino` in `newParent`. Returns the inode.
+   * Throws ReadOnly, Permission (directories; immutable/append-only),
+   * TooManyLinks, NotFound, Exists, NameTooLong, NoSpace, Corrupt.
+   */
+  link(
+    ino: number,
+    newParent: number,
+    newName: Uint8Array | string,
+    opts?: { reserved?: boolean },
+  ): Inode {
+    return this.mutate(
+      () => link(this.ns(), ino, newParent, newName),
+      [newParent],
+      this.policy(opts),
+    );
+  }
+
+  /**
+   * unlink(2) of a non-directory. The inode is deleted with its last link
+   * unless it is held open ({@link acquire}), in which case it waits on the
+   * orphan list for its last {@link release}. Throws ReadOnly, NotFound,
+   * IsADirectory, Permission, Corrupt.
+   */
+  unlink(parent: number, name: Uint8Array | string): void {
+    this.mutate(() => unlink(this.ns(), parent, name), [parent]);
+  }
+
+  /** rmdir(2) of an empty directory. Throws ReadOnly, NotFound, NotADirectory, NotEmpty, InvalidArgument, Permission, Corrupt. */
+  rmdir(parent: number, name: Uint8Array | string): void {
+    this.mutate(() => rmdir(this.ns(), parent, name), [parent]);
+  }
+
+  /**
+   * renameat2(2) with `flags` RENAME.NOREPLACE or RENAME.EXCHANGE (0 for
+   * rename(2)). Throws ReadOnly, NotFound, Exists, NotADirectory,
+   * IsADirectory, NotEmpty, InvalidArgument (into its own subtree; . or ..;
+   * bad flags), NotSupported (WHITEOUT), TooManyLinks, Permission,
+   * NameTooLong, NoSpace, Corrupt.
+   */
+  rename(
+    oldParent: number,
+    oldName: Uint8Array | string,
+    newParent: number,
+    newName: Uint8Array | string,
+    flags = 0,
+    opts?: { reserved?: boolean },
+  ): void {
+    this.mutate(
+      () => rename(this.ns(), oldParent, oldName, newParent, newName, flags),
+      [oldParent, newParent],
+      this.policy(opts),
+    );
+  }
+
+  /**
+   * Records one more opener of `ino` (FUSE open/create): while an inode is
+   * held, losing its last link only orphans it. Throws ReadOnly, NotFound
+   * (INODE_NOT_IN_USE: a free or deleted inode), Corrupt.
+   */
+  acquire(ino: number): void {
+    const e = this.w();
+    if (e.openCount(ino) === 0 && !this.readInode(ino).isInUse()) {
+      throw fsError("NotFound", "INODE_NOT_IN_USE", "the inode is not in use", { inode: ino });
+    }
+    e.openCounts.set(ino, e.openCount(ino) + 1);
+  }
+
+  /**
+   * Drops one opener of `ino` (FUSE release); the last release of an inode
+   * with no links left deletes it. Throws ReadOnly, InvalidArgument
+   * (NOT_OPEN when it was not acquired), Corrupt.
+   */
+  release(ino: number): void {
+    const e = this.w();
+    const n = e.openCount(ino);
+    if (n <= 0)
+      throw fsError("InvalidArgument", "NOT_OPEN", "release without acquire", { inode: ino });
+    if (n > 1) {
+      e.openCounts.set(ino, n - 1);
+      return;
+    }
+    e.openCounts.delete(ino);
+    e.op(() => {
+      const w = e.load(ino);
+      if (w.f.linksCount === 0) deleteInode(e, w);
+    });
+  }
+
+  /**
+   * pwrite(2) to regular file `ino` (see writeFile in write/file.ts):
+   * returns the bytes written (short only when space runs out midway) and
+   * the inode. Throws ReadOnly, IsADirectory, InvalidArgument, Permission,
+   * FileTooBig, NoSpace, Corrupt, Io.
+   */
+  writeFile(
+    ino: number,
+    offset: number,
+    data: Uint8Array,
+    opts?: { reserved?: boolean },
+  ): WriteResult {
+    return this.mutate(
+      (e) => writeFile(e, ino, offset, data, this.policy(opts)),
+      [ino],
+      this.policy(opts),
+    );
+  }
+
+  /**
+   * truncate(2): sets the size of regular file `ino`, freeing blocks past
+   * the new EOF (zeroing the partial last block) or growing sparsely;
+   * mtime and ctime change. Throws ReadOnly, IsADirectory, InvalidArgument,
+   * Permission (immutable, append-only), FileTooBig, NoSpace, Corrupt.
+   */
+  truncate(ino: number, size: number, opts?: { reserved?: boolean }): Inode {
+    return this.setattr(ino, { size, ...(opts?.reserved === true ? { reserved: true } : {}) });
+  }
+
+  /**
+   * fallocate(2) with FALLOC modes (0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE,
+   * ZERO_RANGE[|KEEP_SIZE]); see fallocate in write/file.ts. Throws
+   * ReadOnly, InvalidArgument, NotSupported (EOPNOTSUPP), IsADirectory,
+   * Permission, FileTooBig, NoSpace, Corrupt.
+   */
+  fallocate(
+    ino: number,
+    mode: number,
+    offset: number,
+    length: number,
+    opts?: { reserved?: boolean },
+  ): Inode {
+    return this.mutate(
+      (e) => fallocate(e, ino, mode, offset, length, this.policy(opts)),
+      [ino],
+      this.policy(opts),
+    );
+  }
+
+  /** lseek(SEEK_DATA): the first data offset at or after `offset`. Throws NoSuchAddress (ENXIO), Corrupt. */
+  seekData(ino: number, offset: number): number {
+    const inode = this.readInode(ino);
+    return seekDataHole(
+      (l, n) => this.mapBlocks(inode, l, n),
+      inode,
+      offset,
+      "data",
+      this.blockSize,
+    );
+  }
+
+  /** lseek(SEEK_HOLE): the first hole at or after `offset` (EOF counts). Throws NoSuchAddress (ENXIO), Corrupt. */
+  seekHole(ino: number, offset: number): number {
+    const inode = this.readInode(ino);
+    return seekDataHole(
+      (l, n) => this.mapBlocks(inode, l, n),
+      inode,
+      offset,
+      "hole",
+      this.blockSize,
+    );
+  }
+
+  /**
+   * copy_file_range(2) between regular files of this filesystem; holes of
+   * the source stay holes where the destination has none. Returns the
+   * bytes copied. Throws ReadOnly, InvalidArgument, IsADirectory,
+   * Permission, FileTooBig, NoSpace, Corrupt, Io.
+   */
+  copyRange(
+    src: number,
+    srcOff: number,
+    dst: number,
+    dstOff: number,
+    len: number,
+    opts?: { reserved?: boolean },
+  ): number {
+    return this.mutate(
+      (e) =>
+        copyRange(
+          e,
+          (i, o, n) => this.readFile(i, o, n),
+          src,
+          srcOff,
+          dst,
+          dstOff,
+          len,
+          this.policy(opts),
+        ),
+      [dst],
+    );
+  }
+
+  /**
+   * setattr: mode bits, owner, size, atime/mtime (a time, "now", or absent
+   * for UTIME_OMIT), explicit ctime. Throws ReadOnly, Permission
+   * (immutable; append-only), IsADirectory / InvalidArgument (size of a
+   * non-regular file), FileTooBig, NoSpace, Corrupt.
+   */
+  setattr(ino: number, changes: SetAttr): Inode {
+    return this.mutate((e) => setattr(e, ino, changes), [ino], this.policy(changes));
+  }
+
+  /**
+   * FS_IOC_SETFLAGS: the user-modifiable EXT4_*_FL bits (immutable,
+   * append-only, noatime, sync, nodump, ...). Throws ReadOnly, Permission
+   * (an immutable inode's other flags), NotSupported (extent migration,
+   * casefold), Corrupt.
+   */
+  setFlags(ino: number, flags: number): Inode {
+    return this.mutate((e) => setFlags(e, ino, flags));
+  }
+
+  /**
+   * setxattr(2): `flags` XATTR.CREATE / XATTR.REPLACE; ACL names take the
+   * VFS form. Throws ReadOnly, Exists, NoData, NoSpace, TooBig, Range,
+   * NotSupported, InvalidArgument, Permission, Corrupt.
+   */
+  setXattr(
+    ino: number,
+    name: string,
+    value: Uint8Array,
+    flags = 0,
+    opts?: { reserved?: boolean },
+  ): Inode {
+    return this.mutate((e) => setXattr(e, ino, name, value, flags, this.policy(opts)), [ino]);
+  }
+
+  /** removexattr(2). Throws ReadOnly, NoData, NotSupported, Permission, Corrupt. */
+  removeXattr(ino: number, name: string): Inode {
+    return this.mutate((e) => setXattr(e, ino, name, null, 0, this.policy()), [ino]);
+  }
+
+  /**
+   * getxattr(2): the value of `name` (ACLs in the VFS form); with
+   * `maxSize`, Range (ERANGE) when it is longer. Works read-only too.
+   * Throws NoData, NotSupported, Range, Corrupt.
+   */
+  readXattr(ino: number, name: string, maxSize?: number): Uint8Array {
+    const inode = this.readInode(ino);
+    return readXattr(inode, name, this.listXattrs(inode), maxSize);
+  }
+
+  /** listxattr(2): the visible names (user., trusted., security., POSIX ACLs). Throws Corrupt. */
+  listXattrNames(ino: number): string[] {
+    return listXattrNames(this.listXattrs(this.readInode(ino)));
+  }
+
+  /**
+   * Sets (or with null removes) the POSIX ACL of `ino` from decoded
+   * entries: stored in ext4's form as system.posix_acl_access/default.
+   * The mode is the caller's. Throws as {@link setXattr}.
+   */
+  setPosixAcl(
+    ino: number,
+    which: "access" | "default",
+    entries: readonly AclEntry[] | null,
+  ): Inode {
+    const name = `system.posix_acl_${which}`;
+    if (entries === null) {
+      return this.mutate((e) => {
+        const cur = this.readInode(ino);
+        if (this.getXattr(cur, name) === null) return cur;
+        return setXattr(e, ino, name, null, 0, this.policy());
+      });
+    }
+    return this.setXattr(ino, name, encodePosixAclXattr(entries));
+  }
+
+  /**
+   * statfs(2) as ext4_statfs computes it (f_blocks without the overhead,
+   * f_bavail without reserved blocks and clusters). Works read-only too.
+   * Throws Corrupt (journal inode).
+   */
+  statfs(): StatFs {
+    const sb = this.geo;
+    let fb = 0;
+    let fi = 0;
+    if (this.engine !== null) {
+      fb = this.engine.freeClusters;
+      fi = this.engine.freeInodes;
+    } else {
+      for (const g of this.meta.groups) {
+        fb += g.freeBlocksCount;
+        fi += g.freeInodesCount;
+      }
+    }
+    let journal = 0;
+    if (sb.features.has("has_journal") && sb.journalInum !== 0) {
+      journal = Math.floor(this.readInode(sb.journalInum).size / sb.blockSize);
+    }
+    return statfsOf(sb, fb, fi, journal);
+  }
+
+  // ---- mounting, sync, close ----
+
+  /** The write engine; throws ReadOnly when the filesystem was not opened writable (or cannot be written). */
+  private w(): WriteEngine {
+    if (this.engine === null) {
+      throw fsError(
+        "ReadOnly",
+        "READ_ONLY",
+        this.roReason === null
+          ? "the filesystem is open read-only"
+          : `the filesystem is read-only: ${this.roReason}`,
+      );
+    }
+    return this.engine;
+  }
+
+  /**
+   * Mounts read-write (ext4_setup_super): unless a feature forbids writing,
+   * builds the write engine, clears EXT4_VALID_FS, counts the mount, stamps
+   * s_mtime, writes the superblock at once, then cleans up orphans left by
+   * an earlier session (ext4_orphan_cleanup) unless the filesystem has
+   * errors.
+   */
+  private mount(options: OpenOptions): void {
+    if (this.roReason === null && this.geo.features.has("orphan_file")) {
+      try {
+        this.orphans();
+      } catch (e) {
+        if (!(e instanceof Ext4Error)) throw e;
+        this.roReason = `the orphan file cannot be read (${e.code})`;
+      }
+    }
+    if (this.roReason !== null) return;
+    const engine = new WriteEngine(this, this.meta, {
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
+    this.engine = engine;
+    const m = this.meta;
+    this.stateAtOpen = m.sbGet("s_state");
+    engine.op(() => {
+      m.sbSet("s_state", this.stateAtOpen & ~EXT4_VALID_FS);
+      m.sbSet("s_mnt_count", (m.sbGet("s_mnt_count") + 1) & 0xffff);
+      m.sbSetTime("s_mtime", "s_mtime_hi", engine.now().sec);
+      if (this.geo.features.has("orphan_file") && this.geo.features.has("has_journal")) {
+        setFeature(m, "orphan_present", true);
+      }
+    });
+    this.flushAll();
+    if ((this.stateAtOpen & EXT4_ERROR_FS) === 0) {
+      engine.op(() => cleanupOrphans(engine));
+    }
+  }
+
+  private flushAll(): void {
+    const e = this.w();
+    e.op(() => e.writeSuperblock());
+    try {
+      this.cache.flush();
+    } catch (err) {
+      ioError(err, {});
+    }
+  }
+
+  /**
+   * Writes every dirty buffer and the superblock (counters, s_wtime,
+   * s_kbytes_written) to the device and flushes it. A no-op when read-only.
+   * Throws Ext4Error (Io).
+   */
+  sync(): void {
+    if (this.engine === null || this.closed) return;
+    this.flushAll();
+  }
+
+  /**
+   * Unmounts and releases the device. When writable: inodes still held
+   * open after their last link went are deleted (as the kernel's final
+   * iput would), the mount-time state is restored (EXT4_VALID_FS again for
+   * a filesystem that was clean), orphan_present is cleared when the
+   * orphan file is empty, and everything is written and flushed.
+   * Idempotent. Throws Ext4Error (Io).
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const engine = this.engine;
+    try {
+      if (engine !== null) {
+        engine.op(() => {
+          releaseAll(engine);
+          this.meta.sbSet("s_state", this.stateAtOpen);
+          // orphan_present says the orphan file has entries: only an empty one clears it.
+          if (this.geo.features.has("orphan_file") && engine.orphanSlots.size === 0) {
+            setFeature(this.meta, "orphan_present", false);
+          }
+        });
+        this.flushAll();
+      }
+    } finally {
+      this.engine = null;
+      try {
+        this.device.close();
+      } catch (e) {
+        ioError(e, {});
+      }
     }
   }
 }

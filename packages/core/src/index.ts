@@ -24,3 +24,20 @@ export * from "./map/indirect.js";
 export * from "./map/types.js";
 export * from "./struct.js";
 export * from "./view.js";
+export {
+  EXT4_FL_USER_MODIFIABLE,
+  type SetAttr,
+  XATTR,
+  XATTR_NAME_MAX,
+  XATTR_SIZE_MAX,
+} from "./write/attr.js";
+export { EXT4_EXTRA_TIMESTAMP_MAX, type SpacePolicy } from "./write/engine.js";
+export { FALLOC, maxFileBytes, type WriteResult } from "./write/file.js";
+export {
+  EXT4_FL_INHERITED,
+  EXT4_LINK_MAX,
+  fileTypeOfMode,
+  type NodeOptions,
+  RENAME,
+} from "./write/namespace.js";
+export type { StatFs } from "./write/statfs.js";

@@ -55,3 +55,74 @@ export interface DirHost {
   /** The target of a symlink inode (fast, block or inline). Throws Ext4Error. */
   readLink(inode: DirInode): string;
 }
+
+/** Seconds + nanoseconds (the core's Timestamp from format/inode.ts has this shape). */
+export interface DirTime {
+  readonly sec: number;
+  readonly nsec: number;
+}
+
+/**
+ * What the directory module needs to change directories: the read side plus
+ * block and inode updates. The core's `Filesystem`, opened read-write,
+ * satisfies it structurally. The directory module writes entry and index
+ * blocks itself (checksums included); the host only maps, allocates,
+ * caches and writes back.
+ */
+export interface DirWriteHost extends DirHost {
+  /** True when the filesystem was opened read-write and may be changed. */
+  readonly writable: boolean;
+  /**
+   * The cache buffer of mapped, written logical block `lblk` of `dir`, to be
+   * changed in place. After changing it, call dirtyFileBlock(dir, lblk)
+   * before any other call on the host. Throws Ext4Error (a hole is Corrupt
+   * DIR_HOLE).
+   */
+  fileBlockForWrite(dir: DirInode, lblk: number): Uint8Array;
+  /**
+   * Marks that block dirty (the host recomputes nothing: the directory
+   * module writes the dirent tail / dx tail checksums itself before calling
+   * this).
+   */
+  dirtyFileBlock(dir: DirInode, lblk: number): void;
+  /**
+   * Allocates a block (near the directory's last block, else its group),
+   * maps it at logical `lblk` of `dir`, zeroes it, sets i_size to at least
+   * (lblk+1)*blockSize, writes the inode, and returns the re-read inode.
+   * Throws NoSpace (ENOSPC), FileTooBig.
+   */
+  growDirectory(dir: DirInode, lblk: number): DirInode;
+  /** Changes the given fields of inode `ino`, recomputes its checksum, writes it, and returns the re-read inode. */
+  updateInode(
+    ino: number,
+    changes: {
+      size?: number;
+      flags?: number;
+      linksCount?: number;
+      mtime?: DirTime;
+      ctime?: DirTime;
+    },
+  ): DirInode;
+  /**
+   * For an inline-data inode: replaces its inline content (the 60 bytes of
+   * i_block followed by the system.data xattr value) with `data` (length ≥
+   * 60); the system.data value is resized, in the inode body only. Throws
+   * NoSpace (code INLINE_FULL) when it cannot fit in the inode — the caller
+   * then moves the directory out to a block.
+   */
+  writeInlineData(inode: DirInode, data: Uint8Array): DirInode;
+  /**
+   * Largest inline content (i_block 60 + the largest system.data value that
+   * fits in this inode's body) this inode can hold.
+   */
+  maxInlineSize(inode: DirInode): number;
+  /**
+   * Turns an inline-data inode into a block-mapped one: clears
+   * EXT4_INLINE_DATA_FL, removes the system.data xattr, sets up an empty
+   * block map (extents header if the extent feature is on), i_size 0;
+   * returns the re-read inode. The caller then uses growDirectory.
+   */
+  clearInlineData(inode: DirInode): DirInode;
+  /** The current time (for mtime/ctime). */
+  now(): DirTime;
+}

@@ -27,7 +27,8 @@ import { type DirBlockCsum, type DirParseOptions, dirBlockCsum, findDirEntry } f
 import { dxHash, effectiveHashVersion, kernelDxHash } from "./hash.js";
 import { type RawDirRecord, rawRecords } from "./raw.js";
 
-function checkOptions(d: DirContext): DxCheckOptions {
+/** The options {@link checkDxRoot} and {@link checkDxNode} need for this directory. */
+export function checkOptions(d: DirContext): DxCheckOptions {
   return {
     blockSize: d.blockSize,
     metadataCsum: d.metadataCsum,
@@ -37,8 +38,11 @@ function checkOptions(d: DirContext): DxCheckOptions {
   };
 }
 
-/** Reads a block an index points at: holes are corruption inside an htree. */
-function readIndexed(d: DirContext, lblk: number, what: "index" | "leaf"): Uint8Array {
+/**
+ * Reads a block an index points at: holes are corruption inside an htree.
+ * Throws Corrupt DX_BLOCK_PAST_EOF, DX_HOLE.
+ */
+export function readIndexed(d: DirContext, lblk: number, what: "index" | "leaf"): Uint8Array {
   const ctx = { ...d.errorContext, block: lblk };
   if (lblk >= d.blockCount) {
     throw corrupt("DX_BLOCK_PAST_EOF", `htree ${what} block ${lblk} is past i_size ${d.size}`, ctx);

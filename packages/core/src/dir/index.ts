@@ -1,4 +1,4 @@
-/** Directories: linear blocks, htree indexes, name hashes, inline directories, path lookup. */
+/** Directories: linear blocks, htree indexes, name hashes, inline directories, path lookup, entry writes. */
 // Only names specific to directories are exported: generic ones (S_IFDIR, ROOT_INO, ...) belong
 // to the inode module, and `export *` from the package index must not collide.
 export { DirFileType, DirInodeFlag } from "./constants.js";
@@ -68,7 +68,7 @@ export {
   effectiveHashVersion,
   kernelDxHash,
 } from "./hash.js";
-export type { DirHost, DirInode } from "./host.js";
+export type { DirHost, DirInode, DirTime, DirWriteHost } from "./host.js";
 export type {
   HtreeChild,
   HtreeIndexNode,
@@ -108,3 +108,12 @@ export {
   type ReadDirOptions,
   readDirectory,
 } from "./read.js";
+export {
+  addEntry,
+  initDirectory,
+  isEmptyDirectory,
+  type OldEntry,
+  removeEntry,
+  replaceEntry,
+  setDotDot,
+} from "./write.js";

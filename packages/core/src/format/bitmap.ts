@@ -39,6 +39,13 @@ export class Bitmap {
     this.bytes[i >>> 3] = this.bytes[i >>> 3]! | (1 << (i & 7));
   }
 
+  /** Clears bit `i`. Throws RangeError outside [0, length). */
+  clear(i: number): void {
+    if (!(i >= 0 && i < this.length)) throw new RangeError(`bit ${i} outside [0, ${this.length})`);
+    // OK to assert: as in get().
+    this.bytes[i >>> 3] = this.bytes[i >>> 3]! & ~(1 << (i & 7));
+  }
+
   /** Number of set bits among the first `length`. */
   countSet(): number {
     let n = 0;
@@ -140,4 +147,79 @@ export function uninitBlockBitmap(sb: Superblock, gd: GroupDesc, group: number):
     bytes[i >>> 3] = bytes[i >>> 3]! | (1 << (i & 7));
   }
   return bm;
+}
+
+/** Bit `i` of a little-endian bitmap held in `bytes` (bits past the array read as set). */
+export function testBit(bytes: Uint8Array, i: number): boolean {
+  const b = bytes[i >>> 3];
+  return b === undefined || ((b >>> (i & 7)) & 1) === 1;
+}
+
+/**
+ * The first clear bit in [from, end) of `bytes`, or `end` when there is
+ * none. Whole 0xff bytes are skipped at once: allocators scan groups of
+ * 32768 bits with this.
+ */
+export function findClearBit(bytes: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end) {
+    if ((i & 7) === 0 && i + 8 <= end && bytes[i >>> 3] === 0xff) {
+      i += 8;
+      continue;
+    }
+    if (!testBit(bytes, i)) return i;
+    i++;
+  }
+  return end;
+}
+
+/** The first set bit in [from, end) of `bytes`, or `end` when there is none (0x00 bytes skipped at once). */
+export function findSetBit(bytes: Uint8Array, from: number, end: number): number {
+  let i = from;
+  while (i < end) {
+    if ((i & 7) === 0 && i + 8 <= end && bytes[i >>> 3] === 0) {
+      i += 8;
+      continue;
+    }
+    if (testBit(bytes, i)) return i;
+    i++;
+  }
+  return end;
+}
+
+/** Sets (`value` true) or clears bits [start, start + count) of `bytes`. Throws RangeError past the array. */
+export function fillBits(bytes: Uint8Array, start: number, count: number, value: boolean): void {
+  if (start < 0 || start + count > bytes.length * 8) {
+    throw new RangeError(`bits [${start}, +${count}) outside ${bytes.length * 8}`);
+  }
+  let i = start;
+  const end = start + count;
+  while (i < end) {
+    if ((i & 7) === 0 && i + 8 <= end) {
+      bytes[i >>> 3] = value ? 0xff : 0;
+      i += 8;
+      continue;
+    }
+    // OK to assert: i < end ≤ bytes.length × 8.
+    if (value) bytes[i >>> 3] = bytes[i >>> 3]! | (1 << (i & 7));
+    else bytes[i >>> 3] = bytes[i >>> 3]! & ~(1 << (i & 7));
+    i++;
+  }
+}
+
+/** Number of set bits in [start, start + count) of `bytes`. */
+export function countBits(bytes: Uint8Array, start: number, count: number): number {
+  let n = 0;
+  let i = start;
+  const end = start + count;
+  while (i < end) {
+    if ((i & 7) === 0 && i + 8 <= end) {
+      n += POPCOUNT[bytes[i >>> 3] ?? 0xff] ?? 0;
+      i += 8;
+      continue;
+    }
+    if (testBit(bytes, i)) n++;
+    i++;
+  }
+  return n;
 }

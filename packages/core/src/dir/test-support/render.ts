@@ -140,8 +140,11 @@ export function renderHtree(
       const tmp = `${e.inode} 0x${hex8(e.hash ?? 0)}-${hex8(e.minorHash ?? 0)} (${e.recLen}) ${latin1(e.name)}   `;
       emit(tmp, tmp.length);
     }
-    if (c.tail !== null && c.tail.stored !== null)
-      emit(`leaf block checksum: 0x${hex8(c.tail.stored)}  `, 31);
+    if (c.tail !== null && c.tail.stored !== null) {
+      // debugfs wraps by strlen of the whole item, trailing spaces included.
+      const tmp = `leaf block checksum: 0x${hex8(c.tail.stored)}  `;
+      emit(tmp, tmp.length);
+    }
     out += "\n";
   };
   node(info.root);
