@@ -3,7 +3,7 @@
  * dist/, so the package (and its references) is built first.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -16,12 +16,13 @@ let image: string;
 function run(
   args: string[],
   input?: string,
+  env: Record<string, string> = {},
 ): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: "utf8",
     input,
-    // A scratch HOME: nothing a test runs may touch the real ~/.ext4_debug_history.
-    env: { ...process.env, TZ: "UTC", HOME: scratchDir() },
+    // A scratch HOME: nothing a test runs may touch the real ~/.ext4_debug_history (or ~/.cache).
+    env: { ...process.env, TZ: "UTC", HOME: scratchDir(), XDG_CACHE_HOME: "", ...env },
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -109,6 +110,42 @@ describe("bin/run.js", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/inode 2/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--help is oclif's help; an unknown flag is oclif's usage error (exit 2), no stack trace", () => {
+    const help = run(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/USAGE\n\s+\$ ext4-debug/);
+    expect(help.stdout).toContain("--request=<value>");
+    const bad = run(["--bogus", image]);
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toContain("Nonexistent flag: --bogus");
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("keeps a compile cache under XDG_CACHE_HOME, and runs without one where it cannot be made", () => {
+    const xdg = join(scratchDir(), "xdg-cache");
+    const cached = run(["-R", "pwd", image], undefined, { XDG_CACHE_HOME: xdg });
+    expect(cached.status).toBe(0);
+    const dir = join(xdg, "ext4-toolkit/compile-cache");
+    // One subdirectory per node version, holding the compiled modules.
+    const [version] = readdirSync(dir);
+    expect(version).toBeDefined();
+    expect(readdirSync(join(dir, version!)).length).toBeGreaterThan(10);
+    expect(run(["-R", "pwd", image], undefined, { XDG_CACHE_HOME: xdg }).stdout).toBe(
+      cached.stdout,
+    );
+    // /proc refuses mkdir with ENOENT (node's own recursive mkdir loops forever there), a
+    // regular file cannot hold a directory: both only mean no cache.
+    const file = join(scratchDir(), "a-file");
+    writeFileSync(file, "");
+    for (const where of ["/proc/ext4-debug-test", file]) {
+      const r = run(["-R", "pwd", image], undefined, { XDG_CACHE_HOME: where });
+      expect(r.status, where).toBe(0);
+      expect(r.stdout, where).toBe(cached.stdout);
+      expect(r.stderr, where).toBe("");
+    }
   });
 
   it("a missing image exits 1 with one line", () => {

@@ -4,7 +4,10 @@
  * library.
  */
 import { readFileSync } from "node:fs";
-import { Args, Command, Flags } from "@oclif/core";
+// Subpath imports: the package root also loads semver for a Node version check, and the command router.
+import * as Args from "@oclif/core/args";
+import { Command } from "@oclif/core/command";
+import * as Flags from "@oclif/core/flags";
 import { parseCNumber } from "../shell/parse.js";
 import { type CliOptions, runCli } from "./main.js";
 

@@ -1,8 +1,10 @@
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -135,6 +137,80 @@ describe("rdump", () => {
     };
     expect(Math.floor(lstatSync(out).mtimeMs / 1000)).toBe(root.mtime.seconds);
     expect(lstatSync(out).mode & 0o777).toBe(root.mode & 0o777);
+  });
+
+  it("gives every entry its own mode and owner whatever creation would give it", () => {
+    // rdump creates files with their final mode and skips the chown when creation already got
+    // them right; a umask, a default ACL or a set-gid target each change what creation gives.
+    const out = outDir();
+    execFileSync("setfacl", ["-d", "-m", "u::rwx,g::r-x,o::---", out]);
+    if (isRoot) {
+      chownSync(out, 0, 4321);
+      chmodSync(out, 0o2775);
+    }
+    const umask = process.umask(0o027);
+    let r: ReturnType<Session["run"]>;
+    try {
+      r = withSession((s) => s.run(`rdump / ${out}`));
+    } finally {
+      process.umask(umask);
+    }
+    expect(r.ok, r.stderr).toBe(true);
+    // Every entry of the source (tree.paths leaves out most of the big directory).
+    const all = readdirSync(tree.root, { recursive: true, encoding: "utf8" }).filter(
+      (p) => p !== "char-dev" && p !== "block-dev",
+    );
+    expect(all.length).toBeGreaterThan(tree.paths.length);
+    for (const p of all) {
+      const src = lstatSync(join(tree.root, p));
+      const dst = lstatSync(join(out, p));
+      if (!src.isSymbolicLink()) expect(dst.mode & 0o7777, p).toBe(src.mode & 0o777);
+      if (isRoot) {
+        expect(dst.uid, p).toBe(src.uid);
+        expect(dst.gid, p).toBe(src.gid);
+      }
+      if (src.isFile())
+        expect(readFileSync(join(out, p)).equals(readFileSync(join(tree.root, p))), p).toBe(true);
+    }
+  });
+
+  it("comes back to each directory after the subdirectories in it, across directory blocks", () => {
+    // Subdirectories between files, over many 1 KiB directory blocks, nested three deep: the
+    // walk keeps only the top directory's iterator and resumes the others by position.
+    const src = join(scratchDir(), `wide-${process.pid}-${outCounter}`);
+    mkdirSync(src);
+    outs.push(src);
+    for (let i = 0; i < 90; i++) {
+      const name = `an-entry-with-a-name-long-enough-to-fill-blocks-${String(i).padStart(3, "0")}`;
+      if (i % 3 === 0) {
+        mkdirSync(join(src, name, "sub"), { recursive: true });
+        writeFileSync(join(src, name, "inner"), `inner ${i}\n`);
+        writeFileSync(join(src, name, "sub", "leaf"), `leaf ${i}\n`);
+      } else {
+        writeFileSync(join(src, name), `file ${i}\n`);
+      }
+    }
+    const img = mkfs({ from: src, args: ["-b", "1024"] });
+    const out = outDir();
+    const s = new Session();
+    s.openImage(img);
+    try {
+      // The directory spans several blocks, so resuming crosses block boundaries.
+      expect((s.run("stat /").data as { size: number }).size).toBeGreaterThan(4 * 1024);
+      const r = s.run(`rdump / ${out}`);
+      expect(r.ok, r.stderr).toBe(true);
+    } finally {
+      s.dispose();
+    }
+    const list = (root: string): string[] =>
+      readdirSync(root, { recursive: true, encoding: "utf8" })
+        .filter((p) => p !== "lost+found")
+        .sort();
+    expect(list(out)).toEqual(list(src));
+    for (const p of list(src)) {
+      if (lstatSync(join(src, p)).isFile())
+        expect(readFileSync(join(out, p), "utf8"), p).toBe(readFileSync(join(src, p), "utf8"));
+    }
   });
 
   it("restores set-uid/sticky bits and device nodes only with -p -S", () => {

@@ -10,12 +10,18 @@
  * only with `-p -S`, since either can hand privileges to whoever can reach
  * the dump.
  */
+
+import { isUtf8 } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   closeSync,
   constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
   ftruncateSync,
+  futimesSync,
   lchownSync,
   linkSync,
   lutimesSync,
@@ -27,7 +33,14 @@ import {
   writeSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Filesystem, type Inode, iterateDirectory, type Timestamp } from "@ext4/core";
+import {
+  corrupt,
+  type DirEntry,
+  type Filesystem,
+  type Inode,
+  iterateDirectory,
+  type Timestamp,
+} from "@ext4/core";
 import { CommandError, defineCommand, usageError } from "../command.js";
 import type { Shell } from "../shell/context.js";
 import { getopt, hasOpt, UsageError } from "../shell/parse.js";
@@ -49,6 +62,13 @@ import { presentedXattr } from "./xattr-text.js";
 const CHUNK = 1 << 20;
 
 /**
+ * Logical blocks whose map is asked for at once when copying a file: the
+ * runs of one window are all that is held, however fragmented or large the
+ * file (a window has at most this many runs).
+ */
+const MAP_WINDOW = 1 << 16;
+
+/**
  * The bytes a file's data consists of, chunk by chunk, as ext2fs_file_read
  * gives them: i_size bytes, holes as zeros; the target of a fast symlink.
  * Throws Ext4Error while iterating.
@@ -64,44 +84,80 @@ export function* fileChunks(fs: Filesystem, inode: Inode): Generator<Uint8Array>
 }
 
 /**
- * Writes a file's data to an open descriptor, leaving holes as holes: only
- * mapped, written blocks are read and written, then the file is cut to
- * i_size. Throws Ext4Error (reading) or a node:fs error (writing).
+ * Copies file data from an image to host descriptors through one reusable
+ * buffer of {@link CHUNK} bytes, so that a dump holds no more than that of
+ * file data whatever the sizes of the files.
  */
-function writeSparse(fs: Filesystem, inode: Inode, fd: number): void {
-  const size = inode.size;
-  if (
-    inode.hasInlineData() ||
-    (inode.isSymlink() && fs.isFastSymlink(inode)) ||
-    !inode.isRegular()
-  ) {
-    let off = 0;
-    for (const chunk of fileChunks(fs, inode)) {
-      writeAll(fd, chunk, off);
-      off += chunk.length;
+class DataCopier {
+  private buffer: Uint8Array | null = null;
+
+  constructor(private readonly fs: Filesystem) {}
+
+  /**
+   * Writes a file's data to `fd` (a new or truncated file), leaving holes
+   * as holes: only mapped, written blocks are read and written, with one
+   * positional write per chunk, and the file is extended to i_size only
+   * when it ends in a hole. Throws Ext4Error or IoError (reading), a
+   * node:fs error (writing).
+   */
+  copy(inode: Inode, fd: number): void {
+    const fs = this.fs;
+    const size = inode.size;
+    if (
+      inode.hasInlineData() ||
+      (inode.isSymlink() && fs.isFastSymlink(inode)) ||
+      !inode.isRegular()
+    ) {
+      // Small or unusual data (inline, fast symlink targets): read as ext2fs_file_read does.
+      let off = 0;
+      for (const chunk of fileChunks(fs, inode)) {
+        writeAll(fd, chunk, chunk.length, off);
+        off += chunk.length;
+      }
+      return;
     }
-    ftruncateSync(fd, off);
-    return;
-  }
-  const bs = fs.blockSize;
-  const blocks = Math.ceil(size / bs);
-  if (blocks > 0) {
-    for (const run of fs.mapBlocks(inode, 0, blocks)) {
-      if (run.kind === "hole" || run.unwritten) continue;
-      const start = run.logical * bs;
-      const end = Math.min(size, (run.logical + run.length) * bs);
-      for (let off = start; off < end; off += CHUNK) {
-        writeAll(fd, fs.readFile(inode, off, Math.min(CHUNK, end - off)), off);
+    const bs = fs.blockSize;
+    const blocks = Math.ceil(size / bs);
+    const perChunk = CHUNK / bs;
+    const blocksCount = fs.superblock.blocksCount;
+    let written = 0;
+    for (let window = 0; window < blocks; window += MAP_WINDOW) {
+      for (const run of fs.mapBlocks(inode, window, Math.min(MAP_WINDOW, blocks - window))) {
+        if (run.kind === "hole" || run.unwritten) continue;
+        // The map walkers check this already; the device read below must never go past the filesystem.
+        if (run.physical + run.length > blocksCount) {
+          throw corrupt(
+            "DUMP_RUN_PAST_END",
+            `blocks ${run.physical}+${run.length} run past the filesystem`,
+            { inode: inode.ino, block: run.physical },
+          );
+        }
+        for (let i = 0; i < run.length; i += perChunk) {
+          const pos = (run.logical + i) * bs;
+          if (pos >= size) break;
+          const n = Math.min(perChunk, run.length - i);
+          const buf = this.chunkBuffer();
+          fs.cache.readRange(run.physical + i, n, buf);
+          const len = Math.min(n * bs, size - pos);
+          writeAll(fd, buf, len, pos);
+          written = pos + len;
+        }
       }
     }
+    // A new file is as long as its last write: only a trailing hole needs the size set.
+    if (written < size) ftruncateSync(fd, size);
   }
-  ftruncateSync(fd, size);
+
+  private chunkBuffer(): Uint8Array {
+    this.buffer ??= new Uint8Array(CHUNK);
+    return this.buffer;
+  }
 }
 
-function writeAll(fd: number, data: Uint8Array, position: number): void {
+function writeAll(fd: number, data: Uint8Array, length: number, position: number): void {
   let done = 0;
-  while (done < data.length) {
-    done += writeSync(fd, data, done, data.length - done, position + done);
+  while (done < length) {
+    done += writeSync(fd, data, done, length - done, position + done);
   }
 }
 
@@ -149,7 +205,7 @@ function permBits(mode: number, p: Preserve): number {
   return mode & (p.special ? 0o7777 : 0o777);
 }
 
-/** Owner first (chown clears set-id bits), then the mode, then the times. */
+/** Owner first (chown clears set-id bits), then the mode, then the times; by path. */
 function fixPerms(shell: Shell, path: string, inode: Inode, p: Preserve, symlink: boolean): void {
   try {
     lchownSync(path, inode.uid, inode.gid);
@@ -168,6 +224,41 @@ function fixPerms(shell: Shell, path: string, inode: Inode, p: Preserve, symlink
   try {
     if (symlink) lutimesSync(path, timeOf(inode.atime), timeOf(inode.mtime));
     else utimesSync(path, timeOf(inode.atime), timeOf(inode.mtime));
+  } catch (e) {
+    shell.fail(`rdump: ${errText(e)} while setting times of ${path}`);
+  }
+}
+
+/**
+ * {@link fixPerms} on the open descriptor of a file just written (no path
+ * lookups), leaving out what is already right: the owner when the file was
+ * created with it, the mode when it was created with it.
+ */
+function fixPermsFd(
+  shell: Shell,
+  fd: number,
+  path: string,
+  inode: Inode,
+  p: Preserve,
+  done: { owner: boolean; mode: boolean },
+): void {
+  if (!done.owner) {
+    try {
+      fchownSync(fd, inode.uid, inode.gid);
+    } catch (e) {
+      if (process.getuid?.() === 0)
+        shell.fail(`rdump: ${errText(e)} while changing ownership of ${path}`);
+    }
+  }
+  if (!done.mode) {
+    try {
+      fchmodSync(fd, permBits(inode.mode, p));
+    } catch (e) {
+      shell.fail(`rdump: ${errText(e)} while setting permissions of ${path}`);
+    }
+  }
+  try {
+    futimesSync(fd, timeOf(inode.atime), timeOf(inode.mtime));
   } catch (e) {
     shell.fail(`rdump: ${errText(e)} while setting times of ${path}`);
   }
@@ -221,15 +312,16 @@ export const dump = defineCommand<{
       );
     }
     try {
-      writeSparse(fs, inode, fd);
+      new DataCopier(fs).copy(inode, fd);
     } catch (e) {
       throw wrapError(who, e, "while reading ext2 file");
     } finally {
       closeSync(fd);
     }
     if (p.perms) {
+      const script = xattrScript(shell, fs, out, inode);
+      if (script !== null && script !== "") runSetfattr(shell, script);
       fixPerms(shell, out, inode, p, false);
-      restoreXattrs(shell, fs, [{ path: out, inode }]);
     }
     return { inode: ino, file: out, size: inode.size, preserved: p.perms };
   },
@@ -246,18 +338,23 @@ export interface RdumpData {
   readonly symlinks: number;
   readonly hardlinks: number;
   readonly special: number;
-  /** Entries not reproduced, with the reason (each also reported on stderr). */
+  /**
+   * Entries not reproduced, with the reason (each also reported on stderr);
+   * the first {@link MAX_SKIPPED_LISTED} of them.
+   */
   readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
+  /** How many entries were not reproduced in all. */
+  readonly skippedCount: number;
 }
 
-interface Created {
-  path: string;
-  inode: Inode;
-  symlink: boolean;
-}
+/**
+ * How many skipped entries rdump's data lists: an image can hold any number
+ * of entries it must skip, and the data is held until the command ends.
+ */
+export const MAX_SKIPPED_LISTED = 1000;
 
-/** A name from the image as a host path component, or null when it is unsafe ("/", NUL, ".", "..") or not valid UTF-8. */
-export function safeName(name: Uint8Array): string | null {
+/** The checks of {@link safeName} on a name whose UTF-8 decoding is `text`. */
+function safeNameText(name: Uint8Array, text: string): string | null {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) return null;
   if (
     (name.length === 1 && name[0] === 0x2e) ||
@@ -265,9 +362,20 @@ export function safeName(name: Uint8Array): string | null {
   ) {
     return null;
   }
-  // Host paths are byte strings on Linux; Buffer paths would keep invalid UTF-8, strings must be valid.
-  const text = Buffer.from(name).toString("utf8");
-  return Buffer.from(text, "utf8").equals(Buffer.from(name)) ? text : null;
+  // Host paths are built as strings, which must be valid UTF-8 to name exactly these bytes.
+  return isUtf8(name) ? text : null;
+}
+
+const utf8 = new TextDecoder();
+
+/** A name from the image as a host path component, or null when it is unsafe ("/", NUL, ".", "..") or not valid UTF-8. */
+export function safeName(name: Uint8Array): string | null {
+  return safeNameText(name, utf8.decode(name));
+}
+
+/** `dir/name` for a name that {@link safeName} accepted (no normalisation needed). */
+function childPath(dir: string, name: string): string {
+  return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
 }
 
 /** Escapes a path or name the way getfattr does, for setfattr --restore. */
@@ -283,40 +391,37 @@ function attrEscape(s: string): string {
 }
 
 /**
- * Restores the xattrs of dumped entries with one `setfattr --restore`:
- * ACLs in their POSIX form, everything else as stored; system.data (inline
- * data) and other internal system.* attributes are not attributes a host
- * file can carry. Failures are reported through `shell.fail`.
+ * The `setfattr --restore` text for one dumped entry: ACLs in their POSIX
+ * form, everything else as stored; system.data (inline data) and other
+ * internal system.* attributes are not attributes a host file can carry.
+ * "" when there is nothing to restore; null when the attributes could not
+ * be read (reported through `shell.fail`).
  */
-function restoreXattrs(
-  shell: Shell,
-  fs: Filesystem,
-  entries: ReadonlyArray<{ path: string; inode: Inode }>,
-): void {
-  let script = "";
-  for (const { path, inode } of entries) {
-    let xattrs: ReturnType<typeof presentedXattr>[];
-    try {
-      xattrs = fs.listXattrs(inode).map(presentedXattr);
-    } catch (e) {
-      shell.fail(wrapError("rdump", e, `while reading the extended attributes of ${path}`).line);
+function xattrScript(shell: Shell, fs: Filesystem, path: string, inode: Inode): string | null {
+  let xattrs: ReturnType<typeof presentedXattr>[];
+  try {
+    xattrs = fs.listXattrs(inode).map(presentedXattr);
+  } catch (e) {
+    shell.fail(wrapError("rdump", e, `while reading the extended attributes of ${path}`).line);
+    return null;
+  }
+  let lines = "";
+  for (const x of xattrs) {
+    const name = Buffer.from(x.name, "latin1").toString("utf8");
+    if (
+      name.startsWith("system.") &&
+      name !== "system.posix_acl_access" &&
+      name !== "system.posix_acl_default"
+    ) {
       continue;
     }
-    const lines: string[] = [];
-    for (const x of xattrs) {
-      const name = Buffer.from(x.name, "latin1").toString("utf8");
-      if (
-        name.startsWith("system.") &&
-        name !== "system.posix_acl_access" &&
-        name !== "system.posix_acl_default"
-      ) {
-        continue;
-      }
-      lines.push(`${attrEscape(name)}=0x${Buffer.from(x.value).toString("hex")}`);
-    }
-    if (lines.length > 0) script += `# file: ${attrEscape(path)}\n${lines.join("\n")}\n\n`;
+    lines += `${attrEscape(name)}=0x${Buffer.from(x.value).toString("hex")}\n`;
   }
-  if (script === "") return;
+  return lines === "" ? "" : `# file: ${attrEscape(path)}\n${lines}\n`;
+}
+
+/** Runs one `setfattr --restore` over `script`; failures are reported through `shell.fail`. */
+function runSetfattr(shell: Shell, script: string): void {
   try {
     execFileSync("setfattr", ["--restore=-"], { input: script, stdio: ["pipe", "ignore", "pipe"] });
   } catch (e) {
@@ -326,7 +431,144 @@ function restoreXattrs(
   }
 }
 
+/** How {@link Finisher.planFile} says to create a regular file. */
+interface FilePlan {
+  /** Its setfattr text ("" for none, null when its attributes could not be read). */
+  readonly script: string | null;
+  /** The mode to create it with. */
+  readonly mode: number;
+}
+
+/** Entries waiting for their attributes, then their owner, mode and times. */
+interface Deferred {
+  readonly path: string;
+  readonly inode: Inode;
+}
+
+/** A batch of deferred entries is finished when it holds this many entries ... */
+const BATCH_ENTRIES = 1024;
+/** ... or this much setfattr script. */
+const BATCH_SCRIPT = 1 << 20;
+
+/**
+ * The last steps of an rdump, in an order that keeps every step possible
+ * for a caller who is not root (a file must still be writable while its
+ * attributes are set; a directory must not lose write or search permission
+ * before its entries are done): attributes first, then owner, mode and
+ * times, each directory after everything inside it. Entries without
+ * attributes are finished at once; the others wait in a bounded batch (one
+ * setfattr per batch), and while any wait, a finished directory waits
+ * behind them.
+ */
+class Finisher {
+  private batch: Deferred[] = [];
+  private script = "";
+  /** The owner and group a file gets when it is created here, once one has been looked at. */
+  private creator: { readonly uid: number; readonly gid: number } | null = null;
+  /** Permission bits seen to survive creation (the umask or a default ACL may take some away). */
+  private keptBits = 0;
+  /** False once a file did not get the mode it was created with: from then on, fchmod always. */
+  private createWithMode = true;
+
+  constructor(
+    private readonly shell: Shell,
+    private readonly fs: Filesystem,
+    private readonly p: Preserve,
+  ) {}
+
+  /**
+   * The `setfattr --restore` text of a regular file about to be created
+   * ({@link xattrScript}) and the mode to create it with: its final mode
+   * when nothing has to happen to the file before that mode is set
+   * (attributes while it is still writable, set-id bits after the owner),
+   * else 0600.
+   */
+  planFile(path: string, inode: Inode): FilePlan {
+    const script = xattrScript(this.shell, this.fs, path, inode);
+    const bits = permBits(inode.mode, this.p);
+    const final = this.createWithMode && script === "" && (bits & 0o7000) === 0;
+    return { script, mode: final ? bits : 0o600 };
+  }
+
+  /**
+   * A regular file just written, still open as `fd`, created as
+   * {@link planFile} said: finished on the descriptor now, unless it has
+   * attributes to restore (then it waits). What creation already got right
+   * is not done again: the first file shows which owner and group files get
+   * here, and a file whose mode has bits not yet seen to survive the umask
+   * (or a default ACL of the target) is looked at once.
+   */
+  file(path: string, inode: Inode, fd: number, plan: FilePlan): void {
+    if (plan.script !== null && plan.script !== "") {
+      this.defer({ path, inode }, plan.script);
+      return;
+    }
+    const bits = permBits(inode.mode, this.p);
+    const finalMode = plan.mode === bits;
+    if (this.creator === null || (finalMode && (bits & ~this.keptBits) !== 0)) {
+      try {
+        const st = fstatSync(fd);
+        this.creator ??= { uid: st.uid, gid: st.gid };
+        if (finalMode) {
+          if ((st.mode & 0o7777) === bits) this.keptBits |= bits;
+          else this.createWithMode = false;
+        }
+      } catch {
+        this.createWithMode = false;
+      }
+    }
+    const owner = this.creator?.uid === inode.uid && this.creator.gid === inode.gid;
+    const mode = finalMode && (bits & ~this.keptBits) === 0;
+    fixPermsFd(this.shell, fd, path, inode, this.p, { owner, mode });
+  }
+
+  /** A fifo, device node, or a directory whose entries are all created. */
+  entry(path: string, inode: Inode, isDirectory: boolean): void {
+    const script = xattrScript(this.shell, this.fs, path, inode);
+    const mustWait = isDirectory && this.batch.length > 0;
+    if ((script === "" || script === null) && !mustWait) {
+      fixPerms(this.shell, path, inode, this.p, false);
+    } else {
+      this.defer({ path, inode }, script ?? "");
+    }
+  }
+
+  /** A symlink: owner and times (its mode is not its own; it has no attributes here). */
+  symlink(path: string, inode: Inode): void {
+    fixPerms(this.shell, path, inode, this.p, true);
+  }
+
+  /** Finishes everything still waiting. */
+  flush(): void {
+    if (this.script !== "") runSetfattr(this.shell, this.script);
+    // In the order they were deferred: a directory comes after its entries.
+    for (const d of this.batch) fixPerms(this.shell, d.path, d.inode, this.p, false);
+    this.batch = [];
+    this.script = "";
+  }
+
+  private defer(d: Deferred, script: string): void {
+    this.batch.push(d);
+    this.script += script;
+    if (this.batch.length >= BATCH_ENTRIES || this.script.length >= BATCH_SCRIPT) this.flush();
+  }
+}
+
 const RDUMP_USAGE = "Usage: rdump [-p [-S]] <directory>... <native directory>";
+
+/**
+ * A directory being dumped. Only the directory at the top of the walk has
+ * an iterator (which holds one directory block's entries); the others
+ * resume from the position after their last entry when the walk comes
+ * back to them.
+ */
+interface Frame {
+  readonly path: string;
+  readonly inode: Inode;
+  entries: Iterator<DirEntry, void> | null;
+  /** The readdir position to resume at (DirEntry.position of the last entry + 1). */
+  resumeAt: number;
+}
 
 /** rdump [-p [-S]] <directory>... <native directory>: a tree out to the host. */
 export const rdump = defineCommand<RdumpData>({
@@ -361,67 +603,82 @@ export const rdump = defineCommand<RdumpData>({
     }
     const counts = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, special: 0 };
     const skipped: Array<{ path: string; reason: string }> = [];
+    let skippedCount = 0;
     const skip = (path: string, reason: string, policy = false): void => {
-      skipped.push({ path, reason });
+      if (skippedCount++ < MAX_SKIPPED_LISTED) skipped.push({ path, reason });
       // Entries left out by policy (no -S, not root, sockets) are warnings; anything else failed.
       if (policy) shell.warn(`rdump: ${reason} (${path})`);
       else shell.fail(`rdump: ${reason} (${path})`);
     };
-    const created: Created[] = [];
-    const linked = new Map<number, string>();
+    const copier = new DataCopier(fs);
+    const finisher = new Finisher(shell, fs, p);
+    // The first path of each file with more links than found so far (forgotten once all are made).
+    const linked = new Map<number, { path: string; more: number }>();
     const walked = new Set<number>();
     const isRoot = process.getuid?.() === 0;
+    // Depth first, one frame per directory on the current path (a level per host
+    // path component, so at most PATH_MAX / 2 of them), and one live directory
+    // iterator: not the entries of whole levels, not a block of entries per level.
+    const stack: Frame[] = [];
 
-    // Creates one entry; returns the directory to walk next, if it is one.
-    const make = (path: string, inode: Inode, existing: boolean): boolean => {
+    // Creates one entry; a directory becomes the next frame.
+    const make = (path: string, inode: Inode, existing: boolean): void => {
       const type = inode.mode & S_IFMT;
       try {
         if (type === S_IFDIR) {
           if (walked.has(inode.ino)) {
             skip(path, `directory inode ${inode.ino} reached twice; not walked again`);
-            return false;
+            return;
           }
           walked.add(inode.ino);
           if (!existing) mkdirSync(path, 0o700);
           counts.directories++;
-          created.push({ path, inode, symlink: false });
-          return true;
+          const parent = stack[stack.length - 1];
+          if (parent !== undefined) parent.entries = null;
+          stack.push({ path, inode, entries: null, resumeAt: 0 });
+          return;
         }
         if (type === S_IFREG) {
           const first = inode.linksCount > 1 ? linked.get(inode.ino) : undefined;
           if (first !== undefined) {
-            linkSync(first, path);
+            linkSync(first.path, path);
             counts.hardlinks++;
-            return false;
+            if (--first.more <= 0) linked.delete(inode.ino);
+            return;
           }
+          const plan = finisher.planFile(path, inode);
           const fd = openSync(
             path,
             constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW,
-            0o600,
+            plan.mode,
           );
           try {
-            writeSparse(fs, inode, fd);
+            copier.copy(inode, fd);
+            finisher.file(path, inode, fd, plan);
           } finally {
             closeSync(fd);
           }
-          if (inode.linksCount > 1) linked.set(inode.ino, path);
+          if (inode.linksCount > 1) linked.set(inode.ino, { path, more: inode.linksCount - 1 });
           counts.files++;
-        } else if (type === S_IFLNK) {
+          return;
+        }
+        if (type === S_IFLNK) {
           symlinkSync(Buffer.from(fs.readLinkBytes(inode)), path);
           counts.symlinks++;
-          created.push({ path, inode, symlink: true });
-          return false;
-        } else if (type === S_IFIFO) {
+          finisher.symlink(path, inode);
+          return;
+        }
+        if (type === S_IFIFO) {
           execFileSync("mkfifo", ["-m", "600", "--", path], { stdio: "ignore" });
           counts.special++;
         } else if (type === S_IFCHR || type === S_IFBLK) {
           if (!p.special) {
             skip(path, "device node not created (needs -p -S)", true);
-            return false;
+            return;
           }
           if (!isRoot) {
             skip(path, "device node not created (needs root)", true);
-            return false;
+            return;
           }
           const dev = inode.deviceNumber() ?? { major: 0, minor: 0 };
           execFileSync(
@@ -442,19 +699,17 @@ export const rdump = defineCommand<RdumpData>({
           counts.special++;
         } else if (type === S_IFSOCK) {
           skip(path, "socket not created (a socket cannot be dumped)", true);
-          return false;
+          return;
         } else {
           skip(path, `inode ${inode.ino} has an unknown file type`);
-          return false;
+          return;
         }
-        created.push({ path, inode, symlink: false });
+        finisher.entry(path, inode, false);
       } catch (e) {
         skip(path, wrapError("rdump", e).message);
       }
-      return false;
     };
 
-    const stack: Array<{ ino: number; path: string }> = [];
     for (const spec of r.operands.slice(0, -1)) {
       const ino = shell.resolveInode(spec);
       const inode = readInode(fs, ino, spec);
@@ -465,43 +720,43 @@ export const rdump = defineCommand<RdumpData>({
         skip(join(target, base), "unsafe name");
         continue;
       }
-      const path = intoTarget ? target : join(target, base);
-      if (make(path, inode, intoTarget)) stack.push({ ino, path });
-    }
-    while (stack.length > 0) {
-      const d = stack.pop()!;
-      try {
-        for (const e of iterateDirectory(fs, fs.readInode(d.ino), { includeDots: false })) {
-          const name = safeName(e.name);
-          if (name === null) {
-            skip(`${d.path}/${e.nameText}`, "unsafe name in the image");
-            continue;
-          }
-          const path = join(d.path, name);
-          let inode: Inode;
-          try {
-            inode = fs.readInode(e.ino);
-          } catch (err) {
-            skip(path, wrapError(name, err, `while reading inode ${e.ino}`).message);
-            continue;
-          }
-          if (make(path, inode, false)) stack.push({ ino: e.ino, path });
+      make(intoTarget ? target : join(target, base), inode, intoTarget);
+      while (stack.length > 0) {
+        const d = stack[stack.length - 1]!;
+        let next: IteratorResult<DirEntry, void>;
+        try {
+          d.entries ??= iterateDirectory(fs, d.inode, { includeDots: false, start: d.resumeAt });
+          next = d.entries.next();
+        } catch (err) {
+          skip(d.path, wrapError("rdump", err, `while dumping ${d.path}`).message);
+          next = { done: true, value: undefined };
         }
-      } catch (err) {
-        skip(d.path, wrapError("rdump", err, `while dumping ${d.path}`).message);
+        if (next.done === true) {
+          stack.pop();
+          // Its entries are all there: now its own attributes, owner, mode and times.
+          finisher.entry(d.path, d.inode, true);
+          continue;
+        }
+        const e = next.value;
+        d.resumeAt = e.position + 1;
+        const name = safeNameText(e.name, e.nameText);
+        if (name === null) {
+          skip(`${d.path}/${e.nameText}`, "unsafe name in the image");
+          continue;
+        }
+        const path = childPath(d.path, name);
+        let inode: Inode;
+        try {
+          inode = fs.readInode(e.ino);
+        } catch (err) {
+          skip(path, wrapError(name, err, `while reading inode ${e.ino}`).message);
+          continue;
+        }
+        make(path, inode, false);
       }
     }
-    restoreXattrs(
-      shell,
-      fs,
-      created.filter((c) => !c.symlink),
-    );
-    // Children were created after their parents: fixing in reverse leaves every directory's times last.
-    for (let i = created.length - 1; i >= 0; i--) {
-      const c = created[i]!;
-      fixPerms(shell, c.path, c.inode, p, c.symlink);
-    }
-    return { target, ...counts, skipped };
+    finisher.flush();
+    return { target, ...counts, skipped, skippedCount };
   },
   render() {
     return "";

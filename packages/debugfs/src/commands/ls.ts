@@ -5,19 +5,11 @@
  * recovered from slack space, -c the checksum tails, -r prints encrypted
  * names raw.
  */
-import {
-  dirBlockInfo,
-  type Filesystem,
-  INODE,
-  type InodeField,
-  InodeFlags,
-  type RawListEntry,
-  viewOf,
-} from "@ext4/core";
-import { CommandError, defineCommand } from "../command.js";
+import { dirBlockInfo, type Filesystem, InodeFlags, type RawListEntry } from "@ext4/core";
+import { CommandError, defineCommand, type Rendered } from "../command.js";
 import { hex, localTime, MONTHS, padStart } from "../render/format.js";
 import { getopt, hasOpt, UsageError } from "../shell/parse.js";
-import { readInode, S_IFDIR, S_IFMT, wrapError } from "./common.js";
+import { nameString, readInode, S_IFDIR, S_IFMT, wrapError } from "./common.js";
 
 /** The inode fields a long or parseable listing shows, read from the entry's inode. */
 export interface LsInodeInfo {
@@ -63,20 +55,22 @@ export interface LsData {
 }
 
 function lsInodeInfo(fs: Filesystem, ino: number): LsInodeInfo {
-  const inode = fs.readInode(ino);
-  const v = viewOf(inode.raw, { inode: ino });
-  const g = (n: InodeField): number => INODE.get(v, n);
+  // The decoded fields carry every word ls prints; the raw words are their low bits.
+  const f = fs.readInode(ino).fields;
   return {
-    mode: g("i_mode"),
-    uid: g("i_uid") + g("l_i_uid_high") * 0x10000,
-    gid: g("i_gid") + g("l_i_gid_high") * 0x10000,
-    uid16: g("i_uid"),
-    gid16: g("i_gid"),
-    size: inode.size,
-    sizeLo: g("i_size_lo"),
-    mtime: g("i_mtime") >>> 0,
+    mode: f.mode,
+    uid: f.uid,
+    gid: f.gid,
+    uid16: f.uid & 0xffff,
+    gid16: f.gid & 0xffff,
+    size: f.size,
+    sizeLo: f.size % 2 ** 32,
+    // i_mtime as stored: the epoch bits of i_mtime_extra sit above the low 32 bits.
+    mtime: f.mtime.sec >>> 0,
   };
 }
+
+const utf8 = new TextDecoder();
 
 const USAGE = "Usage: ls [-c] [-d] [-l] [-p] [-r] file";
 
@@ -140,7 +134,7 @@ export const ls = defineCommand<LsData>({
           inode: e.inode,
           recLen: e.recLenRaw,
           fileType: e.fileTypeRaw,
-          name: new TextDecoder().decode(e.name),
+          name: utf8.decode(e.name),
           nameBytes: e.name,
           checksum: e.checksum ?? null,
           info,
@@ -150,7 +144,7 @@ export const ls = defineCommand<LsData>({
     if (listing.error !== null) shell.fail(wrapError(spec ?? "", listing.error).line);
     return { ...data, entries };
   },
-  render(d) {
+  render(d): Rendered {
     return renderLs(d);
   },
 });
@@ -161,6 +155,14 @@ export const ls = defineCommand<LsData>({
  */
 function printFilename(name: Uint8Array, encrypted: boolean): string {
   if (encrypted) return `<encrypted (${name.length})>`;
+  let plain = true;
+  for (const ch of name) {
+    if (ch < 32 || ch >= 127 || ch === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return nameString(name);
   let s = "";
   for (const ch of name) {
     s +=
@@ -171,40 +173,63 @@ function printFilename(name: Uint8Array, encrypted: boolean): string {
   return s;
 }
 
-function dateString(mtime: number): string {
-  const t = localTime(mtime);
-  if (t === null) return "                 ";
-  const two = (n: number): string => String(n).padStart(2, "0");
-  return `${padStart(t.day, 2)}-${MONTHS[t.month]}-${padStart(t.year, 4)} ${two(t.hour)}:${two(t.minute)}`;
+const NO_DATE = "                 ";
+const two = (n: number): string => String(n).padStart(2, "0");
+
+/**
+ * ls -l's `%2d-%s-%4d %02d:%02d` of i_mtime. The files of one directory
+ * mostly share a few times, so the last one is remembered.
+ */
+function dateFormatter(): (mtime: number) => string {
+  let lastTime = Number.NaN;
+  let last = NO_DATE;
+  return (mtime) => {
+    if (mtime === lastTime) return last;
+    const t = localTime(mtime);
+    last =
+      t === null
+        ? NO_DATE
+        : `${padStart(t.day, 2)}-${MONTHS[t.month]}-${padStart(t.year, 4)} ${two(t.hour)}:${two(t.minute)}`;
+    lastTime = mtime;
+    return last;
+  };
 }
 
-/** The text of `ls` in the layout its options select. */
-export function renderLs(d: LsData): string {
+/** Text is handed on in pieces of about this many characters (bytes), not as one string per listing. */
+const RENDER_CHUNK = 64 * 1024;
+
+/** The text of `ls` in the layout its options select, in chunks of about 64 KiB. */
+export function* renderLs(d: LsData): Generator<string> {
+  const dateString = dateFormatter();
   let out = "";
   let col = 0;
-  d.entries.forEach((e, index) => {
+  for (let index = 0; index < d.entries.length; index++) {
+    if (out.length >= RENDER_CHUNK) {
+      yield out;
+      out = "";
+    }
+    const e = d.entries[index]!;
     // ls.c: the first two records ("." and "..") are always printed raw.
     const encrypted = d.encrypted && !d.raw && index >= 2;
     const deleted = e.kind === "deleted";
     const lbr = deleted ? "<" : " ";
     const rbr = deleted ? ">" : " ";
     const ino = deleted ? 0 : e.inode;
-    const name = Buffer.from(e.nameBytes).toString("latin1");
     if (d.parseable) {
       const i = e.info;
       const mode = i?.mode ?? 0;
-      out += `/${ino}/${mode.toString(8).padStart(6, "0")}/${i?.uid16 ?? 0}/${i?.gid16 ?? 0}/${name}/`;
+      out += `/${ino}/${mode.toString(8).padStart(6, "0")}/${i?.uid16 ?? 0}/${i?.gid16 ?? 0}/${nameString(e.nameBytes)}/`;
       out += (mode & S_IFMT) === S_IFDIR ? "/" : `${i?.size ?? 0}/`;
       out += "\n";
-      return;
+      continue;
     }
     if (d.long) {
       const i = e.info;
-      const datestr = i !== null && ino !== 0 ? dateString(i.mtime) : "                 ";
+      const datestr = i !== null && ino !== 0 ? dateString(i.mtime) : NO_DATE;
       out += `${lbr}${padStart(ino, 6)}${rbr} ${padStart((i?.mode ?? 0).toString(8), 6)} `;
       if (e.kind === "checksum") {
         out += `(dirblock checksum: 0x${hex(e.checksum ?? 0, 8)})\n`;
-        return;
+        continue;
       }
       out += `(${e.fileType})  ${padStart(i?.uid ?? 0, 5)}  ${padStart(i?.gid ?? 0, 5)}   `;
       out +=
@@ -212,7 +237,7 @@ export function renderLs(d: LsData): string {
           ? padStart(i.sizeLo | 0, 5)
           : padStart(i?.size ?? 0, 5);
       out += ` ${datestr} ${printFilename(e.nameBytes, encrypted)}\n`;
-      return;
+      continue;
     }
     let tmp: string;
     let width: number;
@@ -225,7 +250,7 @@ export function renderLs(d: LsData): string {
       }
       out += tmp;
       col += width;
-      return;
+      continue;
     }
     tmp = `${lbr}${e.inode}${rbr} (${e.recLen}) `;
     const shown = printFilename(e.nameBytes, encrypted);
@@ -236,6 +261,6 @@ export function renderLs(d: LsData): string {
     }
     out += `${tmp}${shown}   `;
     col += width;
-  });
-  return `${out}\n`;
+  }
+  yield `${out}\n`;
 }
