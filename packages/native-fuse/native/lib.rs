@@ -11,6 +11,7 @@ mod mapping;
 mod mount;
 mod napi;
 mod session;
+mod sys;
 
 use js::{Args, Env, JsError, JsResult, Tsfn};
 use mapping::Kind;
@@ -58,9 +59,22 @@ fn session_of(args: &Args, i: usize) -> JsResult<Arc<Session>> {
     Ok(h.session.clone())
 }
 
-/// mountKernel(target, source, fstype, readOnly, options) -> handle
+/// mountKernel(target, source, fstype, readOnly, options, flags?) -> handle;
+/// `flags` bits: 1 allow set-id (no MS_NOSUID), 2 allow devices (no
+/// MS_NODEV), 4 MS_NOEXEC.
 fn mount_kernel(a: &Args) -> JsResult<napi_value> {
-    let fd = mount::mount_kernel(&a.string(0)?, &a.string(1)?, &a.string(2)?, a.bool(3)?, &a.string(4)?)?;
+    let flags = if a.is_nullish(5)? { 0 } else { a.u64(5)? };
+    if flags > 7 {
+        return Err(JsError::arg("mount flags must be a combination of 1, 2 and 4"));
+    }
+    let fd = mount::mount_kernel(
+        &a.string(0)?,
+        &a.string(1)?,
+        &a.string(2)?,
+        a.bool(3)?,
+        &a.string(4)?,
+        flags as u32,
+    )?;
     new_handle(a.env, Session::new(fd))
 }
 
@@ -347,6 +361,53 @@ fn unmount(a: &Args) -> JsResult<napi_value> {
     a.env.undefined()
 }
 
+/// flock(fd, exclusive, nonblock): an advisory whole-file lock.
+fn flock(a: &Args) -> JsResult<napi_value> {
+    sys::flock(fd_arg(a, 0)?, a.bool(1)?, a.bool(2)?)?;
+    a.env.undefined()
+}
+
+/// funlock(fd)
+fn funlock(a: &Args) -> JsResult<napi_value> {
+    sys::funlock(fd_arg(a, 0)?)?;
+    a.env.undefined()
+}
+
+fn fd_arg(a: &Args, i: usize) -> JsResult<i32> {
+    let fd = a.i64(i)?;
+    if !(0..=i32::MAX as i64).contains(&fd) {
+        return Err(JsError::arg(format!("argument {i} must be a file descriptor")));
+    }
+    Ok(fd as i32)
+}
+
+/// setNoNewPrivs()
+fn set_no_new_privs(a: &Args) -> JsResult<napi_value> {
+    sys::set_no_new_privs()?;
+    a.env.undefined()
+}
+
+/// getNoNewPrivs() -> boolean
+fn get_no_new_privs(a: &Args) -> JsResult<napi_value> {
+    a.env.boolean(sys::get_no_new_privs()?)
+}
+
+/// dropCapabilities(all) -> bounding-set entries that could not be dropped
+/// (all = false: only the ambient and bounding sets)
+fn drop_capabilities(a: &Args) -> JsResult<napi_value> {
+    let kept = sys::drop_capabilities(a.bool(0)?)?;
+    a.env.int(kept as i64)
+}
+
+/// capabilities() -> { effective, permitted } as hex strings (64-bit masks)
+fn capabilities(a: &Args) -> JsResult<napi_value> {
+    let (eff, perm) = sys::capabilities()?;
+    let o = a.env.object()?;
+    a.env.set(o, "effective", a.env.string(&format!("{eff:x}"))?)?;
+    a.env.set(o, "permitted", a.env.string(&format!("{perm:x}"))?)?;
+    Ok(o)
+}
+
 macro_rules! exports {
     ($($js:literal => $imp:ident),* $(,)?) => {
         mod trampolines {
@@ -379,6 +440,12 @@ exports! {
     "setRef" => set_ref,
     "close" => close,
     "unmount" => unmount,
+    "flock" => flock,
+    "funlock" => funlock,
+    "setNoNewPrivs" => set_no_new_privs,
+    "getNoNewPrivs" => get_no_new_privs,
+    "dropCapabilities" => drop_capabilities,
+    "capabilities" => capabilities,
 }
 
 /// The module entry point Node looks up when loading the addon.

@@ -31,12 +31,14 @@ pub fn open_dev() -> JsResult<OwnedFd> {
 /// Mounts a new FUSE connection with mount(2) (needs CAP_SYS_ADMIN). `options`
 /// are the fuse/VFS options (fsname is the source, not an option here); the
 /// connection options fd, rootmode, user_id and group_id are added here.
+/// `extra`: 1 keeps set-id bits, 2 keeps device nodes, 4 forbids exec.
 pub fn mount_kernel(
     target: &str,
     source: &str,
     fstype: &str,
     read_only: bool,
     options: &str,
+    extra: u32,
 ) -> JsResult<OwnedFd> {
     let c_target = cstr(target, "mountpoint")?;
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -61,7 +63,18 @@ pub fn mount_kernel(
     let c_source = cstr(source, "fsname")?;
     let c_type = cstr(fstype, "filesystem type")?;
     let c_data = cstr(&data, "mount options")?;
-    let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
+    // Set-id bits and device nodes are honoured only when asked for
+    // (`extra` bits 1 and 2), as libfuse mounts; bit 4 adds MS_NOEXEC.
+    let mut flags = 0;
+    if extra & 1 == 0 {
+        flags |= libc::MS_NOSUID;
+    }
+    if extra & 2 == 0 {
+        flags |= libc::MS_NODEV;
+    }
+    if extra & 4 != 0 {
+        flags |= libc::MS_NOEXEC;
+    }
     if read_only {
         flags |= libc::MS_RDONLY;
     }

@@ -89,3 +89,13 @@ export {
   unmount,
 } from "./session.js";
 export { type Decoded, type FieldDef, type FieldType, FuseStruct, struct } from "./struct.js";
+export {
+  capabilities,
+  type DropTo,
+  dropCapabilities,
+  dropPrivileges,
+  flock,
+  funlock,
+  noNewPrivs,
+  setNoNewPrivs,
+} from "./sys.js";

@@ -15,6 +15,7 @@ describe("planMount", () => {
       fstype: "fuse.fuse4fs",
       readOnly: false,
       kernelOptions: "allow_other,default_permissions,max_read=1048576",
+      mountFlags: 0,
       fusermountOptions:
         "fsname=img,subtype=fuse4fs,allow_other,default_permissions,max_read=1048576",
     });
@@ -33,6 +34,14 @@ describe("planMount", () => {
     });
     expect(p.fusermountOptions).toBe("fsname=native-fuse,ro,noatime");
     expect(planMount({ mountpoint: "/m", method: "fusermount" }, true).method).toBe("fusermount");
+  });
+
+  it("keeps nosuid,nodev unless suid/dev are asked for; noexec on request", () => {
+    expect(planMount({ mountpoint: "/m" }, true).mountFlags).toBe(0);
+    const p = planMount({ mountpoint: "/m", suid: true, dev: true, noexec: true }, true);
+    expect(p.mountFlags).toBe(7);
+    expect(p.fusermountOptions).toBe("fsname=native-fuse,suid,dev,noexec,default_permissions");
+    expect(planMount({ mountpoint: "/m", dev: true }, false).mountFlags).toBe(2);
   });
 
   it("refuses values that would inject options", () => {

@@ -21,6 +21,12 @@ export interface MountOptions {
   maxRead?: number;
   /** "auto" (default): mount(2) when root, fusermount3 otherwise. */
   method?: "auto" | "mount" | "fusermount";
+  /** Honour set-user/group-id bits (no MS_NOSUID). Default false, as libfuse mounts. */
+  suid?: boolean;
+  /** Honour device nodes (no MS_NODEV). Default false. */
+  dev?: boolean;
+  /** Forbid executing files (MS_NOEXEC). Default false. */
+  noexec?: boolean;
   /** Further raw options, one per entry (no commas). */
   options?: readonly string[];
 }
@@ -35,6 +41,8 @@ export interface MountPlan {
   readOnly: boolean;
   /** mount(2) data without fd/rootmode/user_id/group_id (added natively). */
   kernelOptions: string;
+  /** Extra mount(2) flag bits for the native call: 1 suid, 2 dev, 4 noexec. */
+  mountFlags: number;
   /** `fusermount3 -o` argument. */
   fusermountOptions: string;
 }
@@ -91,12 +99,19 @@ export function planMount(opts: MountOptions, isRoot: boolean): MountPlan {
   const fm = [`fsname=${fsname}`];
   if (subtype !== "") fm.push(`subtype=${subtype}`);
   if (opts.readOnly === true) fm.push("ro");
+  // fusermount3 mounts nosuid,nodev unless told otherwise (and allows it only to root).
+  if (opts.suid === true) fm.push("suid");
+  if (opts.dev === true) fm.push("dev");
+  if (opts.noexec === true) fm.push("noexec");
+  const mountFlags =
+    (opts.suid === true ? 1 : 0) | (opts.dev === true ? 2 : 0) | (opts.noexec === true ? 4 : 0);
   return {
     method,
     source: fsname,
     fstype: subtype === "" ? "fuse" : `fuse.${subtype}`,
     readOnly: opts.readOnly === true,
     kernelOptions: common.join(","),
+    mountFlags,
     fusermountOptions: [...fm, ...common].join(","),
   };
 }

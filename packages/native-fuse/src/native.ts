@@ -40,6 +40,7 @@ export interface NativeBinding {
     fstype: string,
     readOnly: boolean,
     options: string,
+    flags?: number,
   ): NativeHandle;
   mountFusermount(target: string, options: string): NativeHandle;
   start(
@@ -94,6 +95,12 @@ export interface NativeBinding {
   state(h: NativeHandle): { started: boolean; running: boolean; ended: boolean };
   setRef(h: NativeHandle, keepAlive: boolean): void;
   close(h: NativeHandle): boolean;
+  flock(fd: number, exclusive: boolean, nonblock: boolean): void;
+  funlock(fd: number): void;
+  setNoNewPrivs(): void;
+  getNoNewPrivs(): boolean;
+  dropCapabilities(all: boolean): number;
+  capabilities(): { effective: string; permitted: string };
   unmount(
     target: string,
     lazy: boolean,

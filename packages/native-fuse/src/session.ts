@@ -181,6 +181,7 @@ export class FuseSession {
               plan.fstype,
               plan.readOnly,
               plan.kernelOptions,
+              plan.mountFlags,
             )
           : b.mountFusermount(options.mountpoint, plan.fusermountOptions);
     } catch (e) {
