@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// ext4-check: the oclif entry point (the command lives in dist/cli.js; build first).
-import { execute } from "@oclif/core";
+// ext4-check: runs the command class straight away (dist/main.js; build first).
+import { main } from "../dist/main.js";
 
-await execute({ dir: import.meta.url });
+await main(process.argv.slice(2));

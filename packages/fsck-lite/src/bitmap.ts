@@ -45,6 +45,21 @@ export class Bitmap {
     return already;
   }
 
+  /**
+   * The 32 bits from `i` (bit k of the result is bit i + k; bits outside
+   * the map read as clear). For comparing maps a word at a time.
+   */
+  bits32(i: number): number {
+    if (i < 0 || i >= this.size) return 0;
+    const w = i >>> 5;
+    const sh = i & 31;
+    // Words past the end read as 0; bits past `size` are never set.
+    const lo = this.words[w] ?? 0;
+    if (sh === 0) return lo | 0;
+    const hi = this.words[w + 1] ?? 0;
+    return (lo >>> sh) | (hi << (32 - sh));
+  }
+
   /** True when any of the `count` bits from `start` is set. */
   anyInRange(start: number, count: number): boolean {
     const end = Math.min(this.size, start + count);
@@ -57,4 +72,22 @@ export class Bitmap {
 export function testDiskBit(bytes: Uint8Array, i: number): boolean {
   const b = bytes[i >>> 3];
   return b !== undefined && ((b >>> (i & 7)) & 1) === 1;
+}
+
+/** The 32 bits of an on-disk bitmap from bit `i` (a multiple of 8); bytes past the end read as clear. */
+export function diskBits32(bytes: Uint8Array, i: number): number {
+  const b = i >>> 3;
+  return (
+    (bytes[b] ?? 0) |
+    ((bytes[b + 1] ?? 0) << 8) |
+    ((bytes[b + 2] ?? 0) << 16) |
+    ((bytes[b + 3] ?? 0) << 24)
+  );
+}
+
+/** The number of set bits in a 32-bit word. */
+export function popcount32(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }

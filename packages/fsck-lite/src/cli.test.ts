@@ -6,6 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { buildTree, makeBase, PROFILES } from "../corpus/images.ts";
 import { debugfsWrite } from "../corpus/tools.ts";
 import CheckCommand, { parseBytes, progressBar } from "./cli.js";
+import { parseFastArgs } from "./command.js";
+import { compileCacheDir, enableCompileCache, runFast } from "./main.js";
 
 let dir = "";
 let clean = "";
@@ -30,7 +32,10 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+/** Runs `fn` with stdout, stderr and the console captured; returns the exit code and the output. */
+async function captured(
+  fn: () => Promise<unknown>,
+): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
   vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
@@ -48,11 +53,16 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
     err += `${a.join(" ")}\n`;
   });
   process.exitCode = 0;
-  await CheckCommand.run(argv, import.meta.url);
-  const code = Number(process.exitCode ?? 0);
-  vi.restoreAllMocks();
-  return { code, out, err };
+  try {
+    await fn();
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return { code: Number(process.exitCode ?? 0), out, err };
 }
+
+/** The oclif command, in-process. */
+const run = (argv: string[]) => captured(() => CheckCommand.run(argv, import.meta.url));
 
 describe("ext4-check command", () => {
   it("exits 0 on a clean image and prints the summary", async () => {
@@ -94,6 +104,83 @@ describe("ext4-check command", () => {
     expect((await run(["--offset", "0", clean])).code).toBe(0);
     // No filesystem starts 1 KiB in: no usable superblock, exit 8 as e2fsck -fn.
     expect((await run(["--offset", "1K", clean])).code).toBe(8);
+  });
+});
+
+describe("start-up fast path", () => {
+  it("takes only the plain invocations", () => {
+    const img = "disk.img";
+    expect(parseFastArgs([img])).toEqual({
+      image: img,
+      flags: { quiet: false, keepGoing: false, replay: false, json: false },
+    });
+    expect(parseFastArgs(["-p", "--offset=1K", "--keep-going", "--no-progress", img])).toEqual({
+      image: img,
+      flags: {
+        quiet: true,
+        keepGoing: true,
+        replay: false,
+        json: false,
+        offset: "1K",
+        progress: false,
+      },
+    });
+    expect(parseFastArgs(["--offset", "2s", img])?.flags.offset).toBe("2s");
+    for (const argv of [
+      [],
+      [img, img],
+      ["--json", img],
+      ["--replay", img],
+      ["--help"],
+      ["--version"],
+      ["-p", "-p", img],
+      ["--quiet", "-p", img],
+      ["--progress", "--no-progress", img],
+      ["--offset", "12x", img],
+      ["--offset", img],
+      ["--offset=-1", img],
+      ["--no-such-flag", img],
+      ["-", img],
+      ["", img],
+      ["--", img],
+    ]) {
+      expect(parseFastArgs(argv), argv.join(" ")).toBeNull();
+    }
+    expect(parseFastArgs([img], { EXT4_CHECK_CONTENT_TYPE: "json" })).toBeNull();
+  });
+
+  it("prints and exits exactly as the oclif command does", async () => {
+    for (const argv of [
+      [clean],
+      [broken],
+      ["-p", broken],
+      ["--quiet", clean],
+      ["--offset", "0", clean],
+      ["--offset=0", broken],
+      ["--keep-going", broken],
+      ["--no-progress", broken],
+      [join(dir, "missing.img")],
+      ["--offset", "1K", clean],
+    ]) {
+      const viaOclif = await run(argv);
+      let took = false;
+      const fast = await captured(async () => {
+        took = await runFast(argv, {});
+      });
+      expect(took, argv.join(" ")).toBe(true);
+      expect(fast, argv.join(" ")).toEqual(viaOclif);
+    }
+    expect(await runFast(["--json", clean], {})).toBe(false);
+  });
+
+  it("keeps compiled code under ~/.cache/ext4-toolkit, and an unwritable cache is no error", () => {
+    expect(compileCacheDir({ XDG_CACHE_HOME: "/x/cache" })).toBe(
+      "/x/cache/ext4-toolkit/compile-cache",
+    );
+    expect(compileCacheDir({})).toMatch(/\.cache\/ext4-toolkit\/compile-cache$/);
+    // Neither hangs (Node's own recursive mkdir never returns under /proc) nor throws.
+    expect(enableCompileCache("/proc/ext4-check-cannot-write-here/cache")).toBe(false);
+    expect(enableCompileCache("/dev/null/ext4-toolkit")).toBe(false);
   });
 });
 

@@ -4,16 +4,13 @@
  * maps the passes build (one bit or one small integer per block or inode,
  * never an object per item), and the problem sink.
  */
-import {
-  EXT4_BG_BLOCK_UNINIT,
-  EXT4_BG_INODE_UNINIT,
-  inodeCsumSeed,
-  joinLoHi,
-  viewOf,
-} from "@ext4/core";
+import { EXT4_BG_BLOCK_UNINIT, EXT4_BG_INODE_UNINIT, joinLoHi, viewOf } from "@ext4/core";
 import { type BlockDevice, type BufferCache, IoError } from "@ext4/iocache";
 import { Bitmap } from "./bitmap.js";
+import { inodeSeed } from "./csum.js";
+import { DirBlockList } from "./dirblocks.js";
 import { GROUP_DESC, SUPERBLOCK } from "./layout.js";
+import type { Prefetcher } from "./prefetch.js";
 import {
   makeProblem,
   type Pass,
@@ -190,14 +187,22 @@ export class CheckContext {
   istate!: Uint8Array;
   /** i_links_count of in-use inodes. */
   linkCount!: Uint16Array;
-  /** References found by pass 2 (saturating at 0xffffffff). */
-  refCount!: Uint32Array;
-  /** For directories: the inode named by '..' (pass 2). */
-  dotdot!: Uint32Array;
-  /** For directories: the directory that holds an entry naming it (pass 2). */
-  parent!: Uint32Array;
-  /** Inodes whose blocks pass 2 reads as directory blocks (every inode with a directory mode, reserved ones too). */
+  /**
+   * References found by pass 2, 16 bits per inode (e2fsck's icount): a
+   * count that reaches 0xffff goes on in {@link refOverflow}. Read through
+   * {@link refs}.
+   */
+  refCount!: Uint16Array;
+  /** References of the inodes named 0xffff times or more (saturating at 0xffffffff). */
+  readonly refOverflow = new Map<number, number>();
+  /**
+   * Inodes whose blocks pass 2 reads as directory blocks (every inode with
+   * a directory mode, reserved ones too) that pass 1 did not list in
+   * {@link dirBlocks}: pass 2 reads them again and lists their blocks itself.
+   */
   dblist: number[] = [];
+  /** The directory blocks pass 1 listed while walking the directories' maps. */
+  dirBlocks = new DirBlockList();
   /** Inodes with INDEX_FL that pass 2 treats as htrees, with their block count (last block + 1). */
   htreeDirs = new Map<number, number>();
   /** Directories in which pass 2 found duplicate names (e2fsck's pass 3A reports them). */
@@ -222,6 +227,8 @@ export class CheckContext {
   usedInodes = 0;
   /** Blocks in use (for the summary), set by pass 5. */
   usedBlocks = 0;
+  /** The reader thread reading ahead for passes 1 and 2, when there is one. */
+  reader: Prefetcher | null = null;
 
   constructor(
     readonly dev: BlockDevice,
@@ -346,7 +353,81 @@ export class CheckContext {
 
   /** The crc32c seed of per-inode metadata checksums (csum_seed, inode number, generation). */
   inodeCsumSeed(ino: number, generation: number): number {
-    return inodeCsumSeed(this.g.csumSeed, ino, generation);
+    return inodeSeed(this.g.csumSeed, ino, generation);
+  }
+
+  /** Counts one more reference to `ino` (pass 2). */
+  addRef(ino: number): void {
+    const c = this.refCount[ino];
+    if (c === undefined) return;
+    if (c < 0xffff) this.refCount[ino] = c + 1;
+    else {
+      const o = this.refOverflow.get(ino) ?? 0xffff;
+      if (o < 0xffffffff) this.refOverflow.set(ino, o + 1);
+    }
+  }
+
+  /** The references pass 2 found to `ino`. */
+  refs(ino: number): number {
+    const c = this.refCount[ino] ?? 0;
+    return c < 0xffff ? c : (this.refOverflow.get(ino) ?? 0xffff);
+  }
+
+  // '..' and first parent, for directories only (e2fsck's dir_info): one
+  // slot per directory pass 1 found, looked up by binary search; the few
+  // other inodes pass 2 reads as directories (a reserved inode with a
+  // directory mode...) go in maps.
+  private dirKeys = new Uint32Array(0);
+  private dirDotdot = new Uint32Array(0);
+  private dirParent = new Uint32Array(0);
+  private readonly otherDotdot = new Map<number, number>();
+  private readonly otherParent = new Map<number, number>();
+
+  /** The slot of directory `ino` in the '..'/parent arrays, or -1. Indexes {@link dirs} on first use after it grew. */
+  private dirSlot(ino: number): number {
+    if (this.dirKeys.length !== this.dirs.length) {
+      const keys = Uint32Array.from(this.dirs).sort();
+      const dotdot = new Uint32Array(keys.length);
+      const parent = new Uint32Array(keys.length);
+      // Values set before the index grew (not in practice: pass 1 ends first) move along.
+      for (let k = 0; k < keys.length; k++) {
+        const at = bsearch(this.dirKeys, keys[k]!);
+        if (at >= 0) {
+          dotdot[k] = this.dirDotdot[at]!;
+          parent[k] = this.dirParent[at]!;
+        }
+      }
+      this.dirKeys = keys;
+      this.dirDotdot = dotdot;
+      this.dirParent = parent;
+    }
+    return bsearch(this.dirKeys, ino);
+  }
+
+  /** The inode named by directory `ino`'s '..' (pass 2), or 0. */
+  dotdot(ino: number): number {
+    const k = this.dirSlot(ino);
+    return k >= 0 ? this.dirDotdot[k]! : (this.otherDotdot.get(ino) ?? 0);
+  }
+
+  /** Records directory `ino`'s '..'. */
+  setDotdot(ino: number, value: number): void {
+    const k = this.dirSlot(ino);
+    if (k >= 0) this.dirDotdot[k] = value;
+    else this.otherDotdot.set(ino, value);
+  }
+
+  /** The directory holding the first entry that names directory `ino` (pass 2), or 0. */
+  parent(ino: number): number {
+    const k = this.dirSlot(ino);
+    return k >= 0 ? this.dirParent[k]! : (this.otherParent.get(ino) ?? 0);
+  }
+
+  /** Records directory `ino`'s parent. */
+  setParent(ino: number, value: number): void {
+    const k = this.dirSlot(ino);
+    if (k >= 0) this.dirParent[k] = value;
+    else this.otherParent.set(ino, value);
   }
 
   /** Allocates the per-inode and per-block maps once the geometry is known. */
@@ -354,9 +435,7 @@ export class CheckContext {
     const n = this.g.inodesCount + 1;
     this.istate = new Uint8Array(n);
     this.linkCount = new Uint16Array(n);
-    this.refCount = new Uint32Array(n);
-    this.dotdot = new Uint32Array(n);
-    this.parent = new Uint32Array(n);
+    this.refCount = new Uint16Array(n);
     this.blockFound = new Bitmap(this.g.blocksCount);
     this.blockMeta = new Bitmap(this.g.blocksCount);
     this.dirsPerGroup = new Uint32Array(this.g.groupCount);
@@ -446,4 +525,19 @@ export class CheckContext {
   sb(name: Parameters<typeof SUPERBLOCK.get>[1]): number {
     return SUPERBLOCK.get(viewOf(this.sbBytes), name);
   }
+}
+
+/** The index of `key` in the ascending `keys`, or -1. */
+function bsearch(keys: Uint32Array, key: number): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    // OK to assert: lo <= mid <= hi < keys.length.
+    const v = keys[mid]!;
+    if (v === key) return mid;
+    if (v < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }

@@ -5,7 +5,6 @@
  */
 import {
   type ByteView,
-  crc32cRaw,
   joinLoHi,
   S_IFBLK,
   S_IFCHR,
@@ -19,7 +18,9 @@ import {
   xattrEntryHash,
 } from "@ext4/core";
 import { type CheckContext, F } from "./context.js";
+import { InodeCsum } from "./csum.js";
 import { EXTENT_HEADER, I_BLOCK, INODE } from "./layout.js";
+import type { ReaderGeometry } from "./reader-thread.js";
 
 // The i_mode type bits are the core's S_IF* constants, re-exported for the passes.
 export { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK };
@@ -42,7 +43,10 @@ export const FL = {
 /** The fields of an inode the checker reads, decoded once. */
 export interface RawInode {
   ino: number;
-  raw: Uint8Array;
+  /** The record's bytes (inodeSize of them, or 128 at least). */
+  readonly raw: Uint8Array;
+  /** Bytes in the record (the filesystem's inode size). */
+  recordSize: number;
   mode: number;
   linksCount: number;
   dtime: number;
@@ -57,7 +61,7 @@ export interface RawInode {
   faddr: number;
   extraIsize: number;
   /** The 15 words of i_block. */
-  block: number[];
+  readonly block: readonly number[];
   /** A view holding the record at `base` (saves building one per use). */
   view: ByteView;
   base: number;
@@ -84,37 +88,94 @@ const O = {
 } as const;
 
 /**
+ * One inode record decoded in place: the fields every check needs are read
+ * once from the view; `raw` and `block` are made only when asked for. Pass 1
+ * reuses a single instance for every inode of the filesystem ({@link load}),
+ * so scanning half a million inodes allocates nothing per inode.
+ */
+export class InodeRecord implements RawInode {
+  ino = 0;
+  recordSize = 0;
+  mode = 0;
+  linksCount = 0;
+  dtime = 0;
+  flags = 0;
+  size = 0;
+  sizeHigh = 0;
+  blocks = 0;
+  blocksHi = 0;
+  fileAcl = 0;
+  fileAclHigh = 0;
+  generation = 0;
+  faddr = 0;
+  extraIsize = 0;
+  view: ByteView = EMPTY_VIEW;
+  base = 0;
+  private rawBytes: Uint8Array | null = null;
+  private readonly words: number[] = [];
+  private wordsLoaded = false;
+
+  /**
+   * Decodes the record of inode `ino` at `base` in `view` (`recordSize`
+   * bytes, at least 128). Throws Corrupt (from the view) when the record
+   * runs past the view.
+   */
+  load(ino: number, view: ByteView, base: number, recordSize: number): this {
+    if (recordSize < 128) throw new RangeError(`inode record of ${recordSize} bytes`);
+    // One bounds check for the whole record; the reads below are inside it.
+    if (base < 0 || base + recordSize > view.length) view.slice(base, recordSize);
+    const v = view;
+    this.ino = ino;
+    this.recordSize = recordSize;
+    this.view = v;
+    this.base = base;
+    this.rawBytes = null;
+    this.wordsLoaded = false;
+    const sizeHigh = v.u32(base + O.sizeHigh);
+    this.mode = v.u16(base + O.mode);
+    this.linksCount = v.u16(base + O.links);
+    this.dtime = v.u32(base + O.dtime);
+    this.flags = v.u32(base + O.flags);
+    // A size past 2^53 cannot be a real file; clamp so arithmetic stays exact.
+    this.size = Math.min(sizeHigh * 2 ** 32 + v.u32(base + O.sizeLo), Number.MAX_SAFE_INTEGER);
+    this.sizeHigh = sizeHigh;
+    this.blocks = v.u32(base + O.blocksLo);
+    this.blocksHi = v.u16(base + O.blocksHi);
+    this.fileAcl = v.u32(base + O.fileAclLo);
+    this.fileAclHigh = v.u16(base + O.fileAclHi);
+    this.generation = v.u32(base + O.generation);
+    this.faddr = v.u32(base + O.faddr);
+    this.extraIsize = recordSize > 128 ? v.u16(base + O.extra) : 0;
+    return this;
+  }
+
+  /** The record's bytes (a subarray of the view, made on first use). */
+  get raw(): Uint8Array {
+    if (this.rawBytes === null) this.rawBytes = this.view.slice(this.base, this.recordSize);
+    return this.rawBytes;
+  }
+
+  /** The 15 words of i_block (decoded on first use). */
+  get block(): readonly number[] {
+    if (!this.wordsLoaded) {
+      for (let k = 0; k < 15; k++) this.words[k] = this.view.u32(this.base + I_BLOCK + 4 * k);
+      this.wordsLoaded = true;
+    }
+    return this.words;
+  }
+}
+
+const EMPTY_VIEW = viewOf(new Uint8Array(0));
+
+/**
  * Decodes the fields of a raw inode record of at least 128 bytes. `view`
  * and `base` let a caller decode straight out of a larger buffer (an inode
  * table chunk) without building a view per inode. Throws Corrupt (from the
  * view) only if the record is shorter than 128 bytes.
  */
 export function decodeInode(ino: number, raw: Uint8Array, view?: ByteView, base = 0): RawInode {
-  const v = view ?? viewOf(raw, { inode: ino });
-  const block: number[] = [];
-  for (let k = 0; k < 15; k++) block.push(v.u32(base + I_BLOCK + 4 * k));
-  const sizeHigh = v.u32(base + O.sizeHigh);
-  return {
-    ino,
-    raw,
-    mode: v.u16(base + O.mode),
-    linksCount: v.u16(base + O.links),
-    dtime: v.u32(base + O.dtime),
-    flags: v.u32(base + O.flags),
-    // A size past 2^53 cannot be a real file; clamp so arithmetic stays exact.
-    size: Math.min(sizeHigh * 2 ** 32 + v.u32(base + O.sizeLo), Number.MAX_SAFE_INTEGER),
-    sizeHigh,
-    blocks: v.u32(base + O.blocksLo),
-    blocksHi: v.u16(base + O.blocksHi),
-    fileAcl: v.u32(base + O.fileAclLo),
-    fileAclHigh: v.u16(base + O.fileAclHi),
-    generation: v.u32(base + O.generation),
-    faddr: v.u32(base + O.faddr),
-    extraIsize: raw.length > 128 ? v.u16(base + O.extra) : 0,
-    block,
-    view: v,
-    base,
-  };
+  if (raw.length < 128) viewOf(raw, { inode: ino }).u8(127);
+  return new InodeRecord().load(ino, view ?? viewOf(raw, { inode: ino }), base, raw.length);
 }
 
 /** The file type of a mode (i_mode & S_IFMT). */
@@ -157,49 +218,66 @@ export function validType(mode: number): boolean {
   return fileTypeOf(mode) !== 0;
 }
 
-let csumScratch = new Uint8Array(0);
-let csumView = viewOf(csumScratch);
+let csumTables: InodeCsum | null = null;
+
+/** The geometry the reader thread needs to read and verify inode tables and directory blocks. */
+export function readerGeometry(ctx: CheckContext): ReaderGeometry {
+  return {
+    blockSize: ctx.g.blockSize,
+    csum: ctx.csum,
+    csumSeed: ctx.g.csumSeed,
+    inodeSize: ctx.g.inodeSize,
+    fields: { lo: O.csumLo, hi: O.csumHi, generation: O.generation, extra: O.extra },
+  };
+}
+
+/** The checksum tables for records of `size` bytes (built once per size). Throws RangeError below 128 bytes. */
+export function inodeCsumFor(size: number): InodeCsum {
+  if (csumTables?.recordSize !== size) {
+    csumTables = new InodeCsum(size, O.csumLo, O.csumHi, O.generation, O.extra);
+  }
+  return csumTables;
+}
 
 /**
- * The inode checksum test (ext4_inode_csum_verify), computed in one crc32c
- * call over [le32 ino, le32 generation, inode with both checksum halves
- * zeroed] (crc chaining makes that equal to the kernel's seed-then-body
- * computation; a test holds it to the core's inodeChecksumValid). An inode
- * whose base 128 bytes are all zero passes, as in libext2fs.
+ * The inode checksum test (ext4_inode_csum_verify): crc32c over [le32 ino,
+ * le32 generation, the record with both checksum halves taken as zero],
+ * computed in place in the record's buffer (a test holds it to the core's
+ * inodeChecksumValid). An inode whose base 128 bytes are all zero passes,
+ * as in libext2fs. Never throws for a record inside its view.
  */
 export function inodeCsumOk(ctx: CheckContext, inode: RawInode): boolean {
-  const { raw, view: rv, base } = inode;
-  const size = raw.length;
-  if (csumScratch.length !== size + 8) {
-    csumScratch = new Uint8Array(size + 8);
-    csumView = viewOf(csumScratch);
-  }
-  const s = csumScratch;
-  const sv = csumView;
-  sv.setU32(0, inode.ino);
-  sv.setU32(4, inode.generation);
-  s.set(raw, 8);
-  const stored = rv.u16(base + O.csumLo);
-  sv.setU16(8 + O.csumLo, 0);
+  const { view, base, recordSize: size } = inode;
+  const tables = inodeCsumFor(size);
+  const bytes = view.bytes;
+  const at = view.start + base;
+  const stored = view.u16(base + O.csumLo);
   const hasHi = size > 128 && inode.extraIsize >= 4;
   let want = stored;
-  if (hasHi) {
-    want = (stored | (rv.u16(base + O.csumHi) << 16)) >>> 0;
-    sv.setU16(8 + O.csumHi, 0);
-  }
-  const calc = crc32cRaw(ctx.g.csumSeed, s);
+  if (hasHi) want = (stored | (view.u16(base + O.csumHi) << 16)) >>> 0;
+  const calc = tables.compute(ctx.g.csumSeed, inode.ino, inode.generation, bytes, at, hasHi);
   if ((hasHi ? calc : calc & 0xffff) === want) return true;
-  for (let k = 0; k < 128; k++) if (raw[k] !== 0) return false;
+  // OK to assert: the record lies inside the view (it was loaded from it).
+  for (let k = 0; k < 128; k++) if (bytes[at + k] !== 0) return false;
   return true;
 }
 
 /** ext2fs_extent_header_verify on a header of `size` bytes (the inode's 60 or a block). */
 export function extentHeaderOk(bytes: Uint8Array, size: number): boolean {
   if (bytes.length < 12) return false;
-  const v = viewOf(bytes);
-  if (v.u16(EH_MAGIC) !== 0xf30a) return false;
-  const entries = v.u16(EH_ENTRIES);
-  const max = v.u16(EH_MAX);
+  return extentHeaderAt(viewOf(bytes), 0, size);
+}
+
+/**
+ * {@link extentHeaderOk} on the header at `at` in `v` (no view or copy per
+ * call: pass 1 asks this of every inode). False when fewer than 12 bytes
+ * are left in the view.
+ */
+export function extentHeaderAt(v: ByteView, at: number, size: number): boolean {
+  if (at < 0 || at + 12 > v.length) return false;
+  if (v.u16(at + EH_MAGIC) !== 0xf30a) return false;
+  const entries = v.u16(at + EH_ENTRIES);
+  const max = v.u16(at + EH_MAX);
   if (entries > max) return false;
   const fit = Math.floor((size - 12) / 12);
   // libext2fs allows up to two slots of slack at the end (room for the tail).

@@ -5,20 +5,24 @@
  * inline data, symlinks, htree roots. Builds the in-use inode and block
  * maps the later passes compare against.
  */
-import { type ByteView, isExt4Error, viewOf } from "@ext4/core";
+import { type ByteView, crc32cRaw, isExt4Error, viewOf } from "@ext4/core";
 import { IoError } from "@ext4/iocache";
 import { Bitmap } from "./bitmap.js";
 import { BG_INODE_UNINIT, type CheckContext, F, IS } from "./context.js";
+import { DirRuns } from "./dirblocks.js";
 import {
   decodeInode,
   deviceInodeOk,
-  extentHeaderOk,
+  extentHeaderAt,
   FL,
   fileAclBlock,
+  InodeRecord,
   iBlocks,
+  inodeCsumFor,
   inodeCsumOk,
   isFastSymlink,
   type RawInode,
+  readerGeometry,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
@@ -29,7 +33,8 @@ import {
   symlinkOk,
   typeOf,
 } from "./inode.js";
-import { DX_ROOT_INFO } from "./layout.js";
+import { DX_ROOT_INFO, I_BLOCK } from "./layout.js";
+import { JOB_ITABLE, JOB_STRIDE, READ_STRIDE, type Session } from "./prefetch.js";
 import { type BlockVisitor, walkBlockMap, walkExtents } from "./walk.js";
 import { checkIbodyXattrs, checkXattrBlock, findSystemData, type XattrBlockRefs } from "./xattr.js";
 
@@ -59,10 +64,21 @@ function markUsed(ctx: CheckContext, blk: number): void {
   }
 }
 
+/** markUsed for `len` blocks from `pblk`. */
+function markRange(ctx: CheckContext, pblk: number, len: number): void {
+  for (let k = 0; k < len; k++) markUsed(ctx, pblk + k);
+}
+
 interface Pass1State {
   refs: XattrBlockRefs;
   lowDtimeCheck: boolean;
   maxSizes: number;
+  /** The in-inode xattrs of the inode being checked, once looked at (undefined: not yet). */
+  ibody: ReturnType<typeof checkIbodyXattrs> | undefined;
+  /** Counts and marks the blocks of the inode being checked. */
+  counter: BlockCounter;
+  /** Every inode of the chunk being checked has a valid checksum (verified at once). */
+  chunkCsumOk: boolean;
 }
 
 /** Runs pass 1 over every inode in every group's used part of the inode table. */
@@ -80,44 +96,54 @@ export function pass1(ctx: CheckContext, progress?: (done: number, total: number
       (sb("s_mkfs_time") !== 0 && sb("s_mkfs_time") < ic)
     ),
     maxSizes: maxIndirectSize(ctx.g.blockSize),
+    ibody: undefined,
+    counter: new BlockCounter(ctx),
+    chunkCsumOk: false,
   };
   const { inodesPerGroup: ipg, inodeSize, blockSize } = ctx.g;
   const perBlock = blockSize / inodeSize;
   // The used part of each inode table is read in large chunks straight
   // from the device (readRange does not fill the cache), as e2fsck's inode
-  // scan does with its inode buffer.
+  // scan does with its inode buffer; with a reader thread, the chunks and
+  // their checksums come from it. One view over the chunk and one decoded
+  // record serve every inode: nothing is allocated per inode.
   const chunkBlocks = Math.max(1, Math.floor((1024 * 1024) / blockSize));
   const chunk = new Uint8Array(chunkBlocks * blockSize);
+  const chunkView = viewOf(chunk);
+  const inode = new InodeRecord();
+  const csum = inodeCsumFor(inodeSize);
+  const chunks = planChunks(ctx, chunkBlocks);
+  const session = ctx.reader === null ? null : startSession(ctx, chunks);
+  let job = 0;
   for (let grp = 0; grp < ctx.g.groupCount; grp++) {
     progress?.(grp, ctx.g.groupCount);
-    if (ctx.gdItableOk[grp] !== 1) continue;
-    // ext2fs's inode scan is lazy with group checksums: an INODE_UNINIT
-    // group is skipped whole, and only the inodes before bg_itable_unused
-    // are read elsewhere (EXT2_SF_DO_LAZY).
-    let count = ipg;
-    if (ctx.gdtCsum) {
-      if ((ctx.gdFlags[grp]! & BG_INODE_UNINIT) !== 0) continue;
-      count = ipg - Math.min(ipg, ctx.gdItableUnused[grp]!);
-    }
-    const tableBlocks = Math.ceil(count / perBlock);
-    for (let b0 = 0; b0 < tableBlocks; b0 += chunkBlocks) {
-      const nb = Math.min(chunkBlocks, tableBlocks - b0);
-      const first = ctx.gdInodeTable[grp]! + b0;
-      if (!readChunk(ctx, first, nb, chunk)) continue;
-      const view = viewOf(chunk);
-      const lastIdx = Math.min(count, (b0 + nb) * perBlock);
-      for (let idx = b0 * perBlock; idx < lastIdx; idx++) {
-        const ino = grp * ipg + idx + 1;
-        const off = (idx - b0 * perBlock) * inodeSize;
-        try {
-          checkInode(ctx, st, ino, chunk.subarray(off, off + inodeSize), view, off);
-        } catch (e) {
-          // A structure the checks did not expect to be malformed: report it
-          // against this inode and go on with the next one.
-          if (!isExt4Error(e)) throw e;
-          ctx.report("STRUCTURE_1", { ino, str: e.message });
-        }
+    for (; job < chunks.count && chunks.group[job] === grp; job++) {
+      const b0 = chunks.b0[job]!;
+      const nb = chunks.blocks[job]!;
+      const lastIdx = chunks.lastIdx[job]!;
+      const firstIdx = b0 * perBlock;
+      let view = chunkView;
+      const fromThread = session === null ? null : session.take(job);
+      if (session !== null && fromThread !== null) {
+        view = viewOf(fromThread);
+        st.chunkCsumOk = ctx.csum && session.result(job) === 1;
+      } else {
+        readChunk(ctx, chunks.first[job]!, nb, chunk);
+        // Checksums first, for the whole chunk in one native crc pass; only
+        // a chunk that does not verify at once is checked inode by inode.
+        st.chunkCsumOk =
+          ctx.csum &&
+          csum.verifyRun(
+            ctx.g.csumSeed,
+            grp * ipg + firstIdx + 1,
+            chunk,
+            0,
+            lastIdx - firstIdx,
+            crc32cRaw,
+          );
       }
+      checkChunk(ctx, st, inode, view, grp * ipg + firstIdx + 1, lastIdx - firstIdx);
+      session?.release(job + 1);
     }
   }
   if (ctx.largeDirs > 0 && !ctx.incompat(F.INCOMPAT_LARGEDIR)) ctx.report("LARGE_DIR_FEATURE");
@@ -134,13 +160,120 @@ export function pass1(ctx: CheckContext, progress?: (done: number, total: number
   if (ctx.blockDup !== null && !ctx.stopped) pass1b(ctx);
 }
 
+/** Checks the `count` inodes from `firstIno` whose records start `view`. */
+function checkChunk(
+  ctx: CheckContext,
+  st: Pass1State,
+  inode: InodeRecord,
+  view: ByteView,
+  firstIno: number,
+  count: number,
+): void {
+  const inodeSize = ctx.g.inodeSize;
+  for (let k = 0; k < count; k++) {
+    const ino = firstIno + k;
+    try {
+      checkInode(ctx, st, inode.load(ino, view, k * inodeSize, inodeSize));
+    } catch (e) {
+      // A structure the checks did not expect to be malformed: report it
+      // against this inode and go on with the next one.
+      if (!isExt4Error(e)) throw e;
+      ctx.report("STRUCTURE_1", { ino, str: e.message });
+    }
+  }
+}
+
+/** The inode table chunks pass 1 reads, in order (parallel arrays). */
+interface ChunkPlan {
+  count: number;
+  group: Int32Array;
+  /** First table block of the chunk, relative to the group's table. */
+  b0: Int32Array;
+  /** Device block of the chunk. */
+  first: Float64Array;
+  blocks: Int32Array;
+  /** The index in the group after the chunk's last inode to check. */
+  lastIdx: Int32Array;
+}
+
+/**
+ * The chunks of every group's used part of the inode table. ext2fs's inode
+ * scan is lazy with group checksums: an INODE_UNINIT group is skipped
+ * whole, and only the inodes before bg_itable_unused are read elsewhere
+ * (EXT2_SF_DO_LAZY). A chunk past the end of the device is not read.
+ */
+function planChunks(ctx: CheckContext, chunkBlocks: number): ChunkPlan {
+  const { inodesPerGroup: ipg, inodeSize, blockSize, groupCount } = ctx.g;
+  const perBlock = blockSize / inodeSize;
+  const rows: number[] = [];
+  for (let grp = 0; grp < groupCount; grp++) {
+    if (ctx.gdItableOk[grp] !== 1) continue;
+    let count = ipg;
+    if (ctx.gdtCsum) {
+      if ((ctx.gdFlags[grp]! & BG_INODE_UNINIT) !== 0) continue;
+      count = ipg - Math.min(ipg, ctx.gdItableUnused[grp]!);
+    }
+    const tableBlocks = Math.ceil(count / perBlock);
+    for (let b0 = 0; b0 < tableBlocks; b0 += chunkBlocks) {
+      const nb = Math.min(chunkBlocks, tableBlocks - b0);
+      const first = ctx.gdInodeTable[grp]! + b0;
+      if (first < 0 || first + nb > ctx.cache.blockCount) continue;
+      rows.push(grp, b0, first, nb, Math.min(count, (b0 + nb) * perBlock));
+    }
+  }
+  const n = rows.length / 5;
+  const plan: ChunkPlan = {
+    count: n,
+    group: new Int32Array(n),
+    b0: new Int32Array(n),
+    first: new Float64Array(n),
+    blocks: new Int32Array(n),
+    lastIdx: new Int32Array(n),
+  };
+  for (let k = 0; k < n; k++) {
+    // OK to assert: rows holds five numbers per chunk.
+    plan.group[k] = rows[5 * k]!;
+    plan.b0[k] = rows[5 * k + 1]!;
+    plan.first[k] = rows[5 * k + 2]!;
+    plan.blocks[k] = rows[5 * k + 3]!;
+    plan.lastIdx[k] = rows[5 * k + 4]!;
+  }
+  return plan;
+}
+
+/** Hands the chunks to the reader thread, with what it needs to verify their checksums. */
+function startSession(ctx: CheckContext, plan: ChunkPlan): Session | null {
+  const reader = ctx.reader;
+  if (reader === null) return null;
+  const { inodesPerGroup: ipg, inodeSize, blockSize } = ctx.g;
+  const perBlock = blockSize / inodeSize;
+  const jobs = new Float64Array(plan.count * JOB_STRIDE);
+  const reads = new Float64Array(plan.count * READ_STRIDE);
+  for (let k = 0; k < plan.count; k++) {
+    const firstIdx = plan.b0[k]! * perBlock;
+    jobs.set(
+      [k, 1, JOB_ITABLE, plan.group[k]! * ipg + firstIdx + 1, plan.lastIdx[k]! - firstIdx],
+      k * JOB_STRIDE,
+    );
+    reads.set([plan.first[k]!, plan.blocks[k]!, 0], k * READ_STRIDE);
+  }
+  return reader.session(
+    readerGeometry(ctx),
+    jobs,
+    plan.count,
+    reads,
+    plan.count,
+    new Float64Array(0),
+    0,
+  );
+}
+
 /** Reads `count` blocks at `first` into `dest` past the cache; on an I/O error, block by block (unreadable ones zeroed). */
-function readChunk(ctx: CheckContext, first: number, count: number, dest: Uint8Array): boolean {
+function readChunk(ctx: CheckContext, first: number, count: number, dest: Uint8Array): void {
   const bs = ctx.g.blockSize;
-  if (first < 0 || first + count > ctx.cache.blockCount) return false;
   try {
     ctx.cache.readRange(first, count, dest);
-    return true;
+    return;
   } catch (e) {
     if (!(e instanceof IoError)) throw e;
   }
@@ -149,7 +282,6 @@ function readChunk(ctx: CheckContext, first: number, count: number, dest: Uint8A
     if (b === null) dest.fill(0, k * bs, (k + 1) * bs);
     else dest.set(b, k * bs);
   }
-  return true;
 }
 
 /** ext2_max_sizes[]: the largest file an indirect map can address. */
@@ -158,24 +290,31 @@ function maxIndirectSize(bs: number): number {
   return (12 + bpp + bpp * bpp + bpp * bpp * bpp) * bs;
 }
 
-function checkInode(
+/**
+ * Checks one inode; the checksum failure, when there is one, is reported
+ * after everything else found in the inode (where e2fsck reports it). An
+ * Ext4Error from a malformed structure propagates without it.
+ */
+function checkInode(ctx: CheckContext, st: Pass1State, inode: InodeRecord): void {
+  const failedCsum = ctx.csum && !st.chunkCsumOk && !inodeCsumOk(ctx, inode);
+  if (failedCsum) {
+    if (ctx.firstBadCsumIno === 0) ctx.firstBadCsumIno = inode.ino;
+    if (ctx.badCsum === null) ctx.badCsum = new Bitmap(ctx.g.inodesCount + 1);
+    ctx.badCsum.set(inode.ino);
+  }
+  st.ibody = undefined;
+  checkInodeBody(ctx, st, inode, failedCsum);
+  if (failedCsum) ctx.report("INODE_CSUM", { ino: inode.ino });
+}
+
+/** Everything pass 1 checks in one inode but its checksum. */
+function checkInodeBody(
   ctx: CheckContext,
   st: Pass1State,
-  ino: number,
-  raw: Uint8Array,
-  view: ByteView,
-  base: number,
+  inode: InodeRecord,
+  failedCsum: boolean,
 ): void {
-  const inode = decodeInode(ino, raw, view, base);
-  const failedCsum = ctx.csum && !inodeCsumOk(ctx, inode);
-  const finish = () => {
-    if (failedCsum) ctx.report("INODE_CSUM", { ino });
-  };
-  if (failedCsum) {
-    if (ctx.firstBadCsumIno === 0) ctx.firstBadCsumIno = ino;
-    if (ctx.badCsum === null) ctx.badCsum = new Bitmap(ctx.g.inodesCount + 1);
-    ctx.badCsum.set(ino);
-  }
+  const ino = inode.ino;
   const first = ctx.g.firstIno;
   if (inode.dtime !== 0 && st.lowDtimeCheck && inode.dtime < ctx.g.inodesCount) {
     ctx.report("INODE_LOW_DTIME", { ino });
@@ -184,17 +323,11 @@ function checkInode(
     ctx.linkCount[ino] = inode.linksCount;
   } else if (ino >= first) {
     if (inode.dtime === 0 && inode.mode !== 0) ctx.report("INODE_ZERO_DTIME", { ino });
-    finish();
     return;
   }
   const extentFs = ctx.incompat(F.INCOMPAT_EXTENTS);
   const inlineFs = ctx.incompat(F.INCOMPAT_INLINE_DATA);
   const special = ino === BAD_INO || ino === ROOT_INO || ino === ctx.g.journalInum;
-  let ibodyAttrs: ReturnType<typeof checkIbodyXattrs> | undefined;
-  const ibody = () => {
-    if (ibodyAttrs === undefined) ibodyAttrs = checkIbodyXattrs(ctx, inode, false);
-    return ibodyAttrs;
-  };
   if ((inode.flags & FL.INLINE_DATA) !== 0 && (inode.flags & FL.EXTENTS) !== 0) {
     ctx.report("INLINE_AND_EXTENTS", { ino });
   }
@@ -205,11 +338,10 @@ function checkInode(
     (inode.flags & FL.INLINE_DATA) !== 0 &&
     inlineFs &&
     ino >= first &&
-    findSystemData(ibody()) === null
+    findSystemData(ibodyOf(ctx, st, inode)) === null
   ) {
     ctx.report("INLINE_NO_XATTR", { ino });
   }
-  const iblock = raw.subarray(40, 100);
   if ((inode.flags & FL.EXTENTS) !== 0 && !extentFs && (inode.linksCount !== 0 || special)) {
     ctx.report("EXTENTS_FL_NO_FEATURE", { ino });
   }
@@ -218,7 +350,7 @@ function checkInode(
     (inode.flags & FL.EXTENTS) === 0 &&
     (inode.linksCount !== 0 || special) &&
     (typeOf(inode.mode) === S_IFREG || typeOf(inode.mode) === S_IFDIR) &&
-    extentHeaderOk(iblock, 60)
+    extentHeaderAt(inode.view, inode.base + I_BLOCK, 60)
   ) {
     ctx.report("EXTENTS_FL_MISSING", { ino });
   }
@@ -234,8 +366,7 @@ function checkInode(
       ctx.report("BAD_BLOCKS_INODE", { ino });
     }
     ctx.istate[ino] = IS.USED | IS.SPECIAL;
-    walkBlockMap(ctx, inode, markingVisitor(ctx, null), null);
-    finish();
+    walkBlockMap(ctx, inode, st.counter.start(false, false, false), null);
     return;
   }
   if (ino === ROOT_INO) {
@@ -245,7 +376,6 @@ function checkInode(
     ctx.istate[ino] = IS.USED | IS.SPECIAL;
     if (typeOf(inode.mode) !== S_IFREG) ctx.report("JOURNAL_NOT_REGULAR", { ino });
     checkBlocks(ctx, st, inode, null);
-    finish();
     return;
   } else if (ino < first) {
     ctx.istate[ino] = IS.USED | IS.SPECIAL;
@@ -260,13 +390,9 @@ function checkInode(
     else if (ino !== 8 && ino !== 3 && ino !== 4) bad = inode.mode !== 0;
     if (bad) ctx.report("RESERVED_BAD_MODE", { ino });
     checkBlocks(ctx, st, inode, null);
-    finish();
     return;
   }
-  if (inode.linksCount === 0) {
-    finish();
-    return;
-  }
+  if (inode.linksCount === 0) return;
   if (inode.dtime !== 0) ctx.report("INODE_SET_DTIME", { ino });
 
   let state: number = IS.USED;
@@ -287,13 +413,10 @@ function checkInode(
     if (extra !== 0 && (extra < 4 || extra > max || (extra & 3) !== 0)) {
       ctx.report("INODE_EXTRA_ISIZE", { ino, num: extra });
     } else if (extra >= 4 && extra <= max) {
-      ibodyAttrs = checkIbodyXattrs(ctx, inode, true);
+      st.ibody = checkIbodyXattrs(ctx, inode, true);
     }
   }
 
-  const finishSpecial = () => {
-    if ((inode.flags & (FL.IMMUTABLE | FL.APPEND)) !== 0) ctx.report("IMMUTABLE_SPECIAL", { ino });
-  };
   let skipBlocks = false;
   switch (mode) {
     case S_IFDIR:
@@ -309,21 +432,20 @@ function checkInode(
     case S_IFIFO:
     case S_IFSOCK:
       if (deviceInodeOk(inode)) {
-        finishSpecial();
+        immutableSpecial(ctx, inode);
         if (inode.size !== 0) ctx.report("SPECIAL_NONZERO_SIZE", { ino });
       } else state |= IS.BAD;
       break;
     case S_IFLNK: {
       state |= IS.LNK;
-      const sys = findSystemData(ibody());
+      const sys = findSystemData(ibodyOf(ctx, st, inode));
       const target = (inode.flags & FL.INLINE_DATA) !== 0 ? inlineBytes(inode, sys) : null;
       if (symlinkOk(ctx, inode, target)) {
-        finishSpecial();
+        immutableSpecial(ctx, inode);
         if ((inode.flags & FL.INLINE_DATA) !== 0) skipBlocks = true;
         else if (isFastSymlink(inode)) {
           ctx.istate[ino] = state;
-          checkBlocks(ctx, st, inode, ibodyAttrs ?? null);
-          finish();
+          checkBlocks(ctx, st, inode, st.ibody ?? null);
           return;
         }
       } else state |= IS.BAD;
@@ -333,8 +455,23 @@ function checkInode(
       state |= IS.BAD;
   }
   ctx.istate[ino] = state;
-  if (!skipBlocks) checkBlocks(ctx, st, inode, ibodyAttrs ?? null);
-  finish();
+  if (!skipBlocks) checkBlocks(ctx, st, inode, st.ibody ?? null);
+}
+
+/** Device files, fifos, sockets and symlinks cannot be immutable or append-only (e2fsck's check_immutable). */
+function immutableSpecial(ctx: CheckContext, inode: RawInode): void {
+  if ((inode.flags & (FL.IMMUTABLE | FL.APPEND)) !== 0)
+    ctx.report("IMMUTABLE_SPECIAL", { ino: inode.ino });
+}
+
+/** The in-inode xattrs of the inode being checked, looked at quietly on first use. */
+function ibodyOf(
+  ctx: CheckContext,
+  st: Pass1State,
+  inode: RawInode,
+): ReturnType<typeof checkIbodyXattrs> {
+  if (st.ibody === undefined) st.ibody = checkIbodyXattrs(ctx, inode, false);
+  return st.ibody;
 }
 
 /** The inline data of an inode: i_block followed by the system.data value. */
@@ -354,35 +491,79 @@ export function inlineBytes(
   return out;
 }
 
-/** A visitor that marks every block it is told about and counts them for i_blocks. */
-function markingVisitor(
-  ctx: CheckContext,
-  counts: { blocks: number; last: number; prev: number; frag: boolean } | null,
-  metaInSequence = false,
-): BlockVisitor {
-  return {
-    data(lblk, pblk, len) {
-      for (let k = 0; k < len; k++) markUsed(ctx, pblk + k);
-      if (counts !== null) {
-        counts.blocks += len;
-        if (lblk + len - 1 > counts.last) counts.last = lblk + len - 1;
-        if (counts.prev !== 0 && counts.prev + 1 !== pblk) counts.frag = true;
-        counts.prev = pblk + len - 1;
+/**
+ * The visitor of pass 1's block map walks: marks every block it is told
+ * about and counts them for i_blocks, i_size and contiguity, and for a
+ * directory notes the data runs for the directory block list. One instance
+ * serves every inode ({@link start} resets it).
+ */
+class BlockCounter implements BlockVisitor {
+  blocks = 0;
+  last = -1;
+  prev = 0;
+  frag = false;
+  /** Where the data runs of a directory being walked go (always the same object: one shape for V8). */
+  readonly runs = new DirRuns();
+  /** Whether to note the runs (a directory is being walked). */
+  recordRuns = false;
+  /** Mapping blocks count for contiguity (indirect maps). */
+  metaInSequence = false;
+  private counting = true;
+
+  constructor(private readonly ctx: CheckContext) {}
+
+  /**
+   * Resets the counts for the next walk. `counting` off only marks;
+   * `metaInSequence` makes mapping blocks count for contiguity.
+   */
+  start(counting: boolean, metaInSequence: boolean, recordRuns: boolean): this {
+    this.blocks = 0;
+    this.last = -1;
+    this.prev = 0;
+    this.frag = false;
+    this.counting = counting;
+    this.metaInSequence = metaInSequence;
+    this.recordRuns = recordRuns;
+    this.runs.reset();
+    return this;
+  }
+
+  data(lblk: number, pblk: number, len: number): void {
+    // The loop lives in markRange: a loop in this small hot method would be
+    // compiled on the stack (OSR) on the first long extent and thrown away.
+    if (len === 1) markUsed(this.ctx, pblk);
+    else markRange(this.ctx, pblk, len);
+    if (this.recordRuns) this.runs.add(lblk, pblk, len);
+    if (this.counting) {
+      this.blocks += len;
+      if (lblk + len - 1 > this.last) this.last = lblk + len - 1;
+      if (this.prev !== 0 && this.prev + 1 !== pblk) this.frag = true;
+      this.prev = pblk + len - 1;
+    }
+  }
+
+  meta(pblk: number): void {
+    markUsed(this.ctx, pblk);
+    if (this.counting) {
+      this.blocks++;
+      // ext2fs_block_iterate3 hands indirect blocks to process_block in
+      // sequence with the data, so they count for contiguity there.
+      if (this.metaInSequence) {
+        if (this.prev !== 0 && this.prev + 1 !== pblk) this.frag = true;
+        this.prev = pblk;
       }
-    },
-    meta(pblk) {
-      markUsed(ctx, pblk);
-      if (counts !== null) {
-        counts.blocks++;
-        // ext2fs_block_iterate3 hands indirect blocks to process_block in
-        // sequence with the data, so they count for contiguity there.
-        if (metaInSequence) {
-          if (counts.prev !== 0 && counts.prev + 1 !== pblk) counts.frag = true;
-          counts.prev = pblk;
-        }
-      }
-    },
-  };
+    }
+  }
+}
+
+/**
+ * Lists a directory's blocks from the runs its walk found and takes it off
+ * the pending list (it is the last entry: checkBlocks pushed it).
+ */
+function listDirBlocks(ctx: CheckContext, inode: RawInode, runs: DirRuns, extents: boolean): void {
+  const seed = ctx.csum ? ctx.inodeCsumSeed(inode.ino, inode.generation) : 0;
+  ctx.dirBlocks.addRuns(inode.ino, seed, runs, extents);
+  ctx.dblist.pop();
 }
 
 /** ext2fs_inode_has_valid_blocks2: whether i_block holds a block map at all. */
@@ -414,8 +595,11 @@ function checkBlocks(
   const ino = inode.ino;
   const bs = ctx.g.blockSize;
   const isDir = typeOf(inode.mode) === S_IFDIR;
+  // Listed as pending until its blocks are listed below; pass 2 lists the
+  // blocks of those left pending itself (inline directories, maps pass 1
+  // does not walk, a walk a malformed structure cut short).
   if (isDir) ctx.dblist.push(ino);
-  const counts = { blocks: 0, last: -1, prev: 0, frag: false };
+  const counts = st.counter.start(true, false, false);
   let lastInit = -1;
 
   const acl = fileAclBlock(ctx, inode);
@@ -435,6 +619,7 @@ function checkBlocks(
     // libext2fs cannot iterate an extent-flagged inode on a filesystem
     // without extents: e2fsck counts no blocks for it.
   } else if (hasValidBlocks(ctx, inode)) {
+    const runs = counts.runs;
     if (ino === RESIZE_INO) {
       // The resize inode's other blocks are the reserved GDT blocks, marked
       // with the metadata; only its double-indirect block is its own.
@@ -442,12 +627,15 @@ function checkBlocks(
         markUsed(ctx, inode.block[13]!);
       walkBlockMap(ctx, inode, { data: () => counts.blocks++, meta: () => counts.blocks++ }, null);
     } else if (ctx.incompat(F.INCOMPAT_EXTENTS) && (inode.flags & FL.EXTENTS) !== 0) {
-      const w = walkExtents(ctx, inode, markingVisitor(ctx, counts), true);
-      lastInit = w.lastInitLblock;
+      counts.recordRuns = isDir;
+      lastInit = walkExtents(ctx, inode, counts, true);
+      if (isDir) listDirBlocks(ctx, inode, runs, true);
     } else {
+      counts.metaInSequence = true;
+      counts.recordRuns = isDir;
       let reported = 0;
       let latch = false;
-      const res = walkBlockMap(ctx, inode, markingVisitor(ctx, counts, true), (lblk, pblk) => {
+      const res = walkBlockMap(ctx, inode, counts, (lblk, pblk) => {
         if (!latch) {
           latch = true;
           ctx.report("ILLEGAL_BLOCK", { ino, lblk, blk: pblk });
@@ -459,6 +647,7 @@ function checkBlocks(
       // ext2fs_block_iterate3 fail, and e2fsck -n stops there.
       if (res.failed) ctx.report("BLOCK_ITERATE", { ino });
       lastInit = counts.last;
+      if (isDir) listDirBlocks(ctx, inode, runs, false);
     }
   }
   if (counts.frag && counts.blocks < ctx.g.blocksPerGroup) ctx.fragmented++;

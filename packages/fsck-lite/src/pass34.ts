@@ -46,9 +46,9 @@ function checkDirectory(ctx: CheckContext, dir: number, done: Bitmap): void {
   let depth = 0;
   for (let guard = 0; guard < 4 * ctx.g.inodesCount + 8; guard++) {
     if (done.set(ino)) break;
-    const parent = ctx.parent[ino]!;
+    const parent = ctx.parent(ino);
     if (parent === 0 || (loopPass && loopDetect!.test(parent))) {
-      ctx.report("UNCONNECTED_DIR", { ino, str: `<${parent === 0 ? ctx.dotdot[ino]! : parent}>` });
+      ctx.report("UNCONNECTED_DIR", { ino, str: `<${parent === 0 ? ctx.dotdot(ino) : parent}>` });
       break;
     }
     ino = parent;
@@ -61,8 +61,8 @@ function checkDirectory(ctx: CheckContext, dir: number, done: Bitmap): void {
       ino = dir;
     }
   }
-  const dotdot = ctx.dotdot[dir]!;
-  const parent = ctx.parent[dir]!;
+  const dotdot = ctx.dotdot(dir);
+  const parent = ctx.parent(dir);
   if (dotdot !== parent)
     ctx.report("BAD_DOTDOT", { ino: dir, str: `<${dir}>`, num: dotdot, num2: parent });
 }
@@ -83,7 +83,7 @@ export function pass4(ctx: CheckContext): void {
     const st = ctx.istate[ino]!;
     if ((st & IS.USED) === 0 || (st & IS.SPECIAL) !== 0) continue;
     const linkCount = ctx.linkCount[ino]!;
-    let counted = ctx.refCount[ino]!;
+    let counted = ctx.refs(ino);
     // Pass 4 re-reads the inode (checksum verified) before it reports; e2fsck
     // stops on an inode whose checksum fails there.
     const rereadFails = ctx.badCsum?.test(ino) === true;

@@ -8,8 +8,9 @@
  */
 import { type ByteView, extentBlockChecksum, joinLoHi, viewOf } from "@ext4/core";
 import type { CheckContext } from "./context.js";
-import { extentHeaderOk, type RawInode } from "./inode.js";
+import { extentHeaderAt, extentHeaderOk, type RawInode } from "./inode.js";
 import { EXTENT, EXTENT_HEADER, EXTENT_INDEX, I_BLOCK } from "./layout.js";
+import type { ProblemContext } from "./problems.js";
 
 /** What a walk tells its caller. */
 export interface BlockVisitor {
@@ -35,44 +36,87 @@ const EH_DEPTH = EXTENT_HEADER.offsetOf("eh_depth");
 /** The extent tree depth limit (EXT4_MAX_EXTENT_DEPTH in libext2fs). */
 const MAX_DEPTH = 5;
 
-/** The result of an extent walk. */
-export interface ExtentWalk {
-  /** The highest logical block mapped by an initialised leaf extent, or -1. */
-  lastInitLblock: number;
-}
-
 /**
  * Walks an inode's extent tree. `report` turns problem reports on (pass 1);
- * `eofBlock` is i_size in blocks (ranges past it are judged as e2fsck does).
+ * ranges past i_size in blocks are judged as e2fsck does. Returns the
+ * highest logical block mapped by an initialised leaf extent, or -1.
  */
 export function walkExtents(
   ctx: CheckContext,
   ino: RawInode,
   v: BlockVisitor,
   report: boolean,
-): ExtentWalk {
-  const root = ino.raw.subarray(I_BLOCK, I_BLOCK + 60);
-  const out: ExtentWalk = { lastInitLblock: -1 };
-  if (!extentHeaderOk(root, 60)) {
+): number {
+  if (!extentHeaderAt(ino.view, ino.base + I_BLOCK, 60)) {
     if (report) ctx.report("EXTENT_HEADER", { ino: ino.ino });
-    return out;
+    return -1;
   }
   const depth = ino.view.u16(ino.base + I_BLOCK + EH_DEPTH);
   if (depth > MAX_DEPTH) {
     if (report) ctx.report("EXTENT_TOO_DEEP", { ino: ino.ino, num: depth });
-    return out;
+    return -1;
   }
-  const bs = ctx.g.blockSize;
-  const eofBlock = Math.ceil(ino.size / bs);
-  const state = { nextLblock: 0, failedCsum: false, reported: 0 };
-  const isDir = (ino.mode & 0xf000) === 0x4000;
-  const rep: CheckContext["report"] = (code, c) => {
-    if (report && state.reported++ < 64) ctx.report(code, c);
-  };
+  const eofBlock = Math.ceil(ino.size / ctx.g.blockSize);
+  // One scan object serves every walk (pass 1 walks half a million trees);
+  // a walk started from inside another (none does today) gets its own.
+  const scan = idle ?? new ExtentScan();
+  idle = null;
+  try {
+    scan.start(ctx, ino, v, report, depth, eofBlock);
+    scan.node(ino.view, ino.base + I_BLOCK, 60, 0, 0, 0, Math.max(eofBlock, 0));
+    return scan.lastInitLblock;
+  } finally {
+    scan.start(null, null, null, false, 0, 0);
+    idle = scan;
+  }
+}
 
-  // A node is a view and the offset of its header in it (the root lives in
-  // the inode record, children in their own blocks).
-  const scan = (
+let idle: ExtentScan | null = null;
+
+/** The state of one extent tree walk (no closures; reused walk after walk). */
+class ExtentScan {
+  /** The highest logical block mapped by an initialised leaf extent, or -1. */
+  lastInitLblock = -1;
+  private nextLblock = 0;
+  private reported = 0;
+  private isDir = false;
+  private doReport = false;
+  private depth = 0;
+  private eofBlock = 0;
+  private c: CheckContext | null = null;
+  private i: RawInode | null = null;
+  private vis: BlockVisitor | null = null;
+
+  /** Prepares a walk (or, with nulls, lets go of the last one's objects). */
+  start(
+    ctx: CheckContext | null,
+    ino: RawInode | null,
+    v: BlockVisitor | null,
+    report: boolean,
+    depth: number,
+    eofBlock: number,
+  ): void {
+    this.c = ctx;
+    this.i = ino;
+    this.vis = v;
+    this.doReport = report;
+    this.depth = depth;
+    this.eofBlock = eofBlock;
+    this.lastInitLblock = -1;
+    this.nextLblock = 0;
+    this.reported = 0;
+    this.isDir = ino !== null && (ino.mode & 0xf000) === 0x4000;
+  }
+
+  private rep(code: Parameters<CheckContext["report"]>[0], c: ProblemContext): void {
+    if (this.doReport && this.reported++ < 64) this.c!.report(code, c);
+  }
+
+  /**
+   * Scans one node: a view and the offset of its header in it (the root
+   * lives in the inode record, children in their own blocks).
+   */
+  node(
     nv: ByteView,
     at: number,
     nodeLen: number,
@@ -80,9 +124,14 @@ export function walkExtents(
     startBlock: number,
     endBlock: number,
     endBlk: number,
-  ): void => {
+  ): void {
+    // OK to assert: node() runs only between start(ctx, ino, v) and the reset.
+    const ctx = this.c!;
+    const ino = this.i!;
+    const v = this.vis!;
+    const bs = ctx.g.blockSize;
     const entries = nv.u16(at + EH_ENTRIES);
-    const isLeaf = level === depth;
+    const isLeaf = level === this.depth;
     for (let k = 0; k < entries; k++) {
       const rel = 12 + 12 * k;
       if (rel + 12 > nodeLen) break;
@@ -106,27 +155,26 @@ export function walkExtents(
         len = next - lblk;
       }
       const last = lblk + len - 1;
-      const pctx = { ino: ino.ino, lblk, blk: pblk, num: len };
       let problem: Parameters<CheckContext["report"]>[0] | null = null;
       if (pblk === 0 || pblk < ctx.g.firstDataBlock || pblk >= ctx.g.blocksCount)
         problem = "EXTENT_BAD_START";
       else if (lblk < startBlock) problem = "EXTENT_ORDER";
-      else if (endBlock !== 0 && last > endBlock && !(last > eofBlock && uninit))
+      else if (endBlock !== 0 && last > endBlock && !(last > this.eofBlock && uninit))
         problem = "EXTENT_END_BEYOND";
       else if (isLeaf && len === 0) problem = "EXTENT_ZERO_LEN";
       else if (isLeaf && pblk + len > ctx.g.blocksCount) problem = "EXTENT_BAD_LEN";
       if (isLeaf && problem === null && len > 0) {
-        if (lblk < state.nextLblock) problem = "EXTENT_ORDER";
-        else if (lblk + len > state.nextLblock) state.nextLblock = lblk + len;
+        if (lblk < this.nextLblock) problem = "EXTENT_ORDER";
+        else if (lblk + len > this.nextLblock) this.nextLblock = lblk + len;
       }
       if (problem !== null) {
-        rep(problem, pctx);
+        this.rep(problem, { ino: ino.ino, lblk, blk: pblk, num: len });
         continue;
       }
       if (!isLeaf) {
         const child = ctx.readBlock(pblk);
         if (child === null || !extentHeaderOk(child, bs)) {
-          rep("EXTENT_NODE", { ino: ino.ino, blk: pblk, lblk });
+          this.rep("EXTENT_NODE", { ino: ino.ino, blk: pblk, lblk });
           continue;
         }
         const copy = child.slice();
@@ -139,12 +187,12 @@ export function walkExtents(
             copy,
             childMax,
           );
-          if (stored !== calc) rep("EXTENT_CSUM", { ino: ino.ino, blk: pblk, lblk });
+          if (stored !== calc) this.rep("EXTENT_CSUM", { ino: ino.ino, blk: pblk, lblk });
         }
         // libext2fs cannot step down into a node with no entries
-        // (EXT2_ET_EXTENT_NO_DOWN); e2fsck stops the check there.
+        // (EXT2_ET_EXTENT_NO_DOWN); e2fsck stops the check of this node there.
         if (cv.u16(EH_ENTRIES) === 0) {
-          rep("EXTENT_ITERATE", { ino: ino.ino, blk: pblk, lblk });
+          this.rep("EXTENT_ITERATE", { ino: ino.ino, blk: pblk, lblk });
           return;
         }
         // e2fsck scans the child from its own first logical block, after
@@ -153,19 +201,17 @@ export function walkExtents(
         if (cv.u16(EH_ENTRIES) > 0) {
           childStart = cv.u32(12);
           if (childStart !== lblk)
-            rep("EXTENT_INDEX_START", { ino: ino.ino, lblk, num: childStart });
+            this.rep("EXTENT_INDEX_START", { ino: ino.ino, lblk, num: childStart });
         }
-        scan(cv, 0, bs, level + 1, childStart, last, lblk + len);
+        this.node(cv, 0, bs, level + 1, childStart, last, lblk + len);
         v.meta(pblk, lblk);
         continue;
       }
-      if (uninit && isDir) rep("UNINIT_DIR_EXTENT", { ino: ino.ino, lblk });
+      if (uninit && this.isDir) this.rep("UNINIT_DIR_EXTENT", { ino: ino.ino, lblk });
       v.data(lblk, pblk, len, uninit);
-      if (!isDir && !uninit) out.lastInitLblock = Math.max(out.lastInitLblock, last);
+      if (!this.isDir && !uninit && last > this.lastInitLblock) this.lastInitLblock = last;
     }
-  };
-  scan(ino.view, ino.base + I_BLOCK, 60, 0, 0, 0, Math.max(eofBlock, 0));
-  return out;
+  }
 }
 
 /** Result of a block-map walk. */

@@ -44,10 +44,12 @@ export function checkIbodyXattrs(
   report: boolean,
 ): IbodyAttr[] | null {
   const start = 128 + ino.extraIsize;
+  if (ino.recordSize <= 128 || start + 4 > ino.recordSize) return null;
+  // Most inodes have no in-inode xattrs: answer from the shared view before
+  // making anything for this one.
+  if (ino.view.u32(ino.base + start) !== XATTR_MAGIC) return null;
   const raw = ino.raw;
-  if (raw.length <= 128 || start + 4 > raw.length) return null;
   const v = viewOf(raw, { inode: ino.ino });
-  if (v.u32(start) !== XATTR_MAGIC) return null;
   const first = start + 4;
   const storage = raw.length - first;
   const region = new Regions(storage);
