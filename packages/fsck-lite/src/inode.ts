@@ -5,6 +5,7 @@
  */
 import {
   type ByteView,
+  fileTypeOfMode,
   joinLoHi,
   S_IFBLK,
   S_IFCHR,
@@ -192,26 +193,7 @@ export function iBlocks(ctx: CheckContext, ino: RawInode): number {
 }
 
 /** ext2_file_type(): the directory entry file type a mode should have. */
-export function fileTypeOf(mode: number): number {
-  switch (typeOf(mode)) {
-    case S_IFREG:
-      return 1;
-    case S_IFDIR:
-      return 2;
-    case S_IFCHR:
-      return 3;
-    case S_IFBLK:
-      return 4;
-    case S_IFIFO:
-      return 5;
-    case S_IFSOCK:
-      return 6;
-    case S_IFLNK:
-      return 7;
-    default:
-      return 0;
-  }
-}
+export const fileTypeOf: (mode: number) => number = fileTypeOfMode;
 
 /** True for the seven valid file types. */
 export function validType(mode: number): boolean {

@@ -80,27 +80,8 @@ export function libext2fsMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** ext2_file_type: the directory-entry file type (EXT2_FT_*) of a mode. */
-export function fileTypeOfMode(mode: number): number {
-  switch (mode & S_IFMT) {
-    case S_IFREG:
-      return 1;
-    case S_IFDIR:
-      return 2;
-    case S_IFCHR:
-      return 3;
-    case S_IFBLK:
-      return 4;
-    case S_IFIFO:
-      return 5;
-    case S_IFSOCK:
-      return 6;
-    case S_IFLNK:
-      return 7;
-    default:
-      return 0;
-  }
-}
+/** ext2_file_type of a mode: the core's one mapping. */
+export { fileTypeOfMode } from "@ext4/core";
 
 // libext2fs bounds the walk up the tree at 32 levels (ext2fs_get_pathname).
 const PATHNAME_MAX_DEPTH = 32;
