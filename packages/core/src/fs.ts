@@ -68,6 +68,7 @@ import {
 } from "./map/extent-tree.js";
 import { indirectBlockList, mapIndirect } from "./map/indirect.js";
 import type { BlockListEntry, BlockRun, MapEnv } from "./map/types.js";
+import { type RecoveryReport, ReplayDevice, replayOnDevice } from "./replay.js";
 import {
   listXattrNames,
   readXattr,
@@ -83,6 +84,7 @@ import { type SpacePolicy, WriteEngine } from "./write/engine.js";
 import { copyRange, fallocate, seekDataHole, type WriteResult, writeFile } from "./write/file.js";
 import { setFeature, writeBlockers } from "./write/gate.js";
 import { clearInline, inlineCapacity, setInlineContent } from "./write/inline.js";
+import { type JournalStats, JournalWriter, journalWriteBlocker } from "./write/journal-writer.js";
 import { MetaState } from "./write/meta.js";
 import {
   createFile,
@@ -124,6 +126,14 @@ export interface OpenOptions {
   clock?: () => Timestamp;
   /** The source of random u32s for i_generation and Orlov spreading (default Math.random). */
   random?: () => number;
+  /**
+   * What to do with a journal that needs recovery (default "replay"):
+   * replay it — on the device when writable, as the kernel and e2fsck do;
+   * in memory when read-only, so the image is never written — or "ignore"
+   * it and see the image as it is on disk (debugfs, e2fsck -n). A
+   * writable open of an image that needs recovery is refused with "ignore".
+   */
+  journal?: "replay" | "ignore";
 }
 
 /** One extended attribute of an inode. */
@@ -221,6 +231,7 @@ export class Filesystem {
   /** s_state at open, restored by a clean close (the kernel's s_mount_state). */
   private stateAtOpen = 0;
   private closed = false;
+  private recoveryReport: RecoveryReport | null = null;
   /** The block of the last fileBlockForWrite, so dirtyFileBlock needs no second map walk. */
   private lastDirBlock: { ino: number; lblk: number; physical: number } | null = null;
 
@@ -294,16 +305,78 @@ export class Filesystem {
         `${sb.blocksCount} blocks exceed the ${deviceBlocks}-block device`,
       );
     }
-    if (options.writable === true && sb.features.has("needs_recovery")) {
-      throw fsError(
-        "ReadOnly",
-        "JOURNAL_NEEDS_RECOVERY",
-        "the journal needs recovery, which is not implemented yet: open read-only or run e2fsck",
-      );
+    if (sb.features.has("needs_recovery")) {
+      if (
+        (options.journal ?? "replay") === "replay" &&
+        options.backup === undefined &&
+        sb.features.has("has_journal")
+      ) {
+        return Filesystem.recover(device, sb, options);
+      }
+      if (options.writable === true) {
+        throw fsError(
+          "ReadOnly",
+          "JOURNAL_NEEDS_RECOVERY",
+          "the journal needs recovery: open read-write with journal replay, or read-only",
+        );
+      }
     }
     const fs = new Filesystem(device, sb, options, options.backup?.block);
     if (options.writable === true) fs.mount(options);
     return fs;
+  }
+
+  /**
+   * Opens an image whose journal needs recovery: the log is read through a
+   * read-only open of the image as it is, then replayed on the device
+   * (writable) or over it in memory (read-only), and the recovered
+   * filesystem is opened; {@link recovery} says what was replayed.
+   */
+  private static recover(device: BlockDevice, sb: Superblock, options: OpenOptions): Filesystem {
+    const raw = new Filesystem(device, sb, { ...options, writable: false }, undefined);
+    const journal = raw.journal();
+    // OK to assert: has_journal was checked by the caller.
+    const plan = journal!.planReplay(sb.blocksCount);
+    const report: RecoveryReport = {
+      inMemory: options.writable !== true,
+      transactions: plan.transactions,
+      blocks: plan.blocks.size,
+      revoked: plan.revoked,
+      skipped: plan.bad.length,
+      journalErrno: journal!.superblock.errno,
+    };
+    let target: BlockDevice = device;
+    try {
+      if (options.writable === true) replayOnDevice(device, journal!, plan, sb.blockSize);
+      else target = ReplayDevice.over(device, journal!, plan, sb.blockSize);
+    } catch (e) {
+      ioError(e, { inode: journal!.inode });
+    }
+    const fs = Filesystem.open(target, { ...options, journal: "ignore" });
+    fs.recoveryReport = report;
+    return fs;
+  }
+
+  /**
+   * The image on `device` as journal recovery would leave it, in memory: a
+   * read-only device to check or inspect (`ext4-check --replay`), and what
+   * the replay did; null when the superblock does not ask for recovery.
+   * Nothing is written. Throws Ext4Error (an unreadable superblock or
+   * journal: NotSupported JOURNAL_EXTERNAL, Corrupt, BadChecksum, Io).
+   */
+  static recoveredView(
+    device: BlockDevice,
+    options: Pick<OpenOptions, "verifyChecksums"> = {},
+  ): { device: BlockDevice; report: RecoveryReport } | null {
+    const sb = Filesystem.readSuperblock(
+      device,
+      SUPERBLOCK_OFFSET,
+      options.verifyChecksums !== false,
+    );
+    if (!sb.features.has("needs_recovery") || !sb.features.has("has_journal")) return null;
+    const fs = Filesystem.recover(device, sb, { ...options, writable: false });
+    // OK to assert: recover always sets the report.
+    return { device: fs.device, report: fs.recoveryReport! };
   }
 
   /**
@@ -383,6 +456,14 @@ export class Filesystem {
   /** The needs_recovery flag: the journal holds transactions not yet written home. */
   get needsRecovery(): boolean {
     return this.geo.features.has("needs_recovery");
+  }
+  /** What the journal recovery at open did, or null when none was needed (or it was ignored). */
+  get recovery(): RecoveryReport | null {
+    return this.recoveryReport;
+  }
+  /** Counters of the journal while mounted read-write with one, else null. */
+  journalStats(): JournalStats | null {
+    return this.engine?.journal?.stats() ?? null;
   }
 
   // ---- blocks ----
@@ -994,6 +1075,7 @@ export class Filesystem {
       totalBlocks: total,
       readBlock: (n: number, c: Ext4ErrorContext): Uint8Array =>
         this.readBlock(phys(n), { ...ctx, ...c }),
+      physical: phys,
     };
     const jsb = parseJournalSuperblock(
       storage.readBlock(0, {}),
@@ -1162,6 +1244,13 @@ export class Filesystem {
     policy: SpacePolicy = { reserved: false },
   ): T {
     const e = this.w();
+    for (const ino of syncInodes) {
+      // A stale inode number (deleted since, and not held open) must not be
+      // given blocks or entries: nothing would ever free them.
+      if (this.readInode(ino).linksCount === 0 && e.openCount(ino) === 0) {
+        throw fsError("NotFound", "INODE_NOT_IN_USE", `inode ${ino} is not in use`, { inode: ino });
+      }
+    }
     const saved = e.policy;
     e.policy = policy;
     let r: T;
@@ -1463,7 +1552,7 @@ export class Filesystem {
    * casefold), Corrupt.
    */
   setFlags(ino: number, flags: number): Inode {
-    return this.mutate((e) => setFlags(e, ino, flags));
+    return this.mutate((e) => setFlags(e, ino, flags), [ino]);
   }
 
   /**
@@ -1579,6 +1668,19 @@ export class Filesystem {
         this.roReason = `the orphan file cannot be read (${e.code})`;
       }
     }
+    let journal: Journal | null = null;
+    if (this.roReason === null && this.geo.features.has("has_journal")) {
+      let blocker: string | null;
+      try {
+        journal = this.journal();
+        // OK to assert: has_journal gives a journal or throws.
+        blocker = journalWriteBlocker(journal!.superblock);
+      } catch (e) {
+        if (!(e instanceof Ext4Error)) throw e;
+        blocker = `the journal cannot be used (${e.code}: ${e.message})`;
+      }
+      if (blocker !== null) this.roReason = `unsupported for writing: ${blocker}`;
+    }
     if (this.roReason !== null) return;
     const engine = new WriteEngine(this, this.meta, {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -1588,24 +1690,41 @@ export class Filesystem {
     const m = this.meta;
     this.stateAtOpen = m.sbGet("s_state");
     engine.op(() => {
-      m.sbSet("s_state", this.stateAtOpen & ~EXT4_VALID_FS);
+      // ext4_setup_super: only a filesystem without a journal loses
+      // EXT4_VALID_FS while mounted; with one, needs_recovery says it.
+      if (journal === null) m.sbSet("s_state", this.stateAtOpen & ~EXT4_VALID_FS);
       m.sbSet("s_mnt_count", (m.sbGet("s_mnt_count") + 1) & 0xffff);
       m.sbSetTime("s_mtime", "s_mtime_hi", engine.now().sec);
       if (this.geo.features.has("orphan_file") && this.geo.features.has("has_journal")) {
         setFeature(m, "orphan_present", true);
       }
+      // While mounted the journal may hold transactions not yet home (ext4_fill_super).
+      if (journal !== null) setFeature(m, "needs_recovery", true);
     });
     this.flushAll();
+    if (journal !== null) {
+      try {
+        engine.journal = new JournalWriter(journal, this.device, this.cache, () => engine.now());
+      } catch (e) {
+        ioError(e, { inode: journal.inode });
+      }
+    }
     if ((this.stateAtOpen & EXT4_ERROR_FS) === 0) {
       engine.op(() => cleanupOrphans(engine));
     }
   }
 
+  /** Superblock into the cache, then everything home: through the journal (commit, checkpoint) when there is one. */
   private flushAll(): void {
     const e = this.w();
     e.op(() => e.writeSuperblock());
     try {
-      this.cache.flush();
+      if (e.journal !== null) {
+        e.journal.commit();
+        e.journal.checkpoint();
+      } else {
+        this.cache.flush();
+      }
     } catch (err) {
       ioError(err, {});
     }
@@ -1613,12 +1732,37 @@ export class Filesystem {
 
   /**
    * Writes every dirty buffer and the superblock (counters, s_wtime,
-   * s_kbytes_written) to the device and flushes it. A no-op when read-only.
-   * Throws Ext4Error (Io).
+   * s_kbytes_written) to their home locations and flushes the device (with
+   * a journal: commit, then checkpoint). A no-op when read-only. Throws
+   * Ext4Error (Io).
    */
   sync(): void {
     if (this.engine === null || this.closed) return;
     this.flushAll();
+  }
+
+  /**
+   * Makes every change so far durable at the least cost (fsync, syncfs,
+   * the periodic commit): with a journal, one commit of the running
+   * transaction (superblock counters included), which a crash replays;
+   * without one, the same as {@link sync}. A no-op when read-only or when
+   * nothing changed. Throws Ext4Error (Io).
+   */
+  commit(): void {
+    const e = this.engine;
+    if (e === null || this.closed) return;
+    const j = e.journal;
+    if (j === null) {
+      this.flushAll();
+      return;
+    }
+    if (!j.pending && !this.meta.sbChanged) return;
+    e.op(() => e.writeSuperblock());
+    try {
+      j.commit();
+    } catch (err) {
+      ioError(err, {});
+    }
   }
 
   /**
@@ -1643,6 +1787,19 @@ export class Filesystem {
             setFeature(this.meta, "orphan_present", false);
           }
         });
+        const j = engine.journal;
+        if (j !== null) {
+          // jbd2_journal_destroy: everything committed and home, the log empty;
+          // only then may the superblock say no recovery is needed.
+          engine.op(() => engine.writeSuperblock());
+          try {
+            j.shutdown();
+          } catch (err) {
+            ioError(err, {});
+          }
+          engine.journal = null;
+          engine.op(() => setFeature(this.meta, "needs_recovery", false));
+        }
         this.flushAll();
       }
     } finally {

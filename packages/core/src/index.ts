@@ -22,6 +22,7 @@ export * from "./journal.js";
 export * from "./map/extent-tree.js";
 export * from "./map/indirect.js";
 export * from "./map/types.js";
+export { type RecoveryReport, ReplayDevice } from "./replay.js";
 export * from "./struct.js";
 export * from "./view.js";
 export {
@@ -33,6 +34,7 @@ export {
 } from "./write/attr.js";
 export { EXT4_EXTRA_TIMESTAMP_MAX, type SpacePolicy } from "./write/engine.js";
 export { FALLOC, maxFileBytes, type WriteResult } from "./write/file.js";
+export type { JournalStats } from "./write/journal-writer.js";
 export {
   EXT4_FL_INHERITED,
   EXT4_LINK_MAX,

@@ -1,4 +1,5 @@
-import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileDevice } from "@ext4/iocache";
 import { describe, expect, it } from "vitest";
@@ -26,7 +27,15 @@ import { Journal, type JournalWalk } from "./journal.js";
 import { type LogdumpEvent, parseLogdump, parseStats } from "./test-support/debugfs-parse.js";
 import { pseudoRandom } from "./test-support/fixtures.js";
 import { journalSuperblockBytes } from "./test-support/journal.js";
-import { debugfs, debugfsScript, dumpe2fs, mkfs, scratchDir } from "./test-support/mkfs.js";
+import {
+  debugfs,
+  debugfsScript,
+  dumpe2fs,
+  e2fsck,
+  mkfs,
+  readAt,
+  scratchDir,
+} from "./test-support/mkfs.js";
 import { ByteView } from "./view.js";
 
 /** The walk as logdump -a would print it. */
@@ -108,7 +117,7 @@ describe.each([
       `jw -b 303 ${d1}`,
       "jc",
     ]);
-    const fs = Filesystem.open(FileDevice.open(image, { readOnly: true }));
+    const fs = Filesystem.open(FileDevice.open(image, { readOnly: true }), { journal: "ignore" });
     try {
       expect(fs.needsRecovery).toBe(true);
       const j = fs.journal();
@@ -139,6 +148,59 @@ describe.each([
     } finally {
       fs.close();
     }
+  });
+
+  it("replays as e2fsck does: later revokes win, the rest lands home", () => {
+    const image = mkfs({ args: ["-b", "1024"], size: 32 << 20 });
+    const d1 = join(scratchDir(), "rdata1");
+    const d3 = join(scratchDir(), "rdata3");
+    writeFileSync(d1, pseudoRandom(1024, 11));
+    writeFileSync(d3, pseudoRandom(3072, 13));
+    // Blocks 5000.. are free data blocks: replaying into them is harmless.
+    debugfsScript(image, [
+      open,
+      `jw -b 5000,5001,5002 ${d3}`,
+      "jc",
+      open,
+      "jw -r 5000",
+      "jc",
+      open,
+      `jw -b 5003 ${d1}`,
+      "jc",
+    ]);
+    const before = readAt(image, 5000 * 1024, 4096);
+    const ref = `${image}.ref`;
+    copyFileSync(image, ref);
+    execFileSync("e2fsck", ["-E", "journal_only", "-y", ref], { stdio: "pipe" });
+    const want = readAt(ref, 5000 * 1024, 4096);
+    expect(want.subarray(0, 1024)).toEqual(before.subarray(0, 1024));
+    expect(want.subarray(1024, 3072)).toEqual(pseudoRandom(3072, 13).subarray(1024));
+    expect(want.subarray(3072)).toEqual(pseudoRandom(1024, 11));
+    // In memory: the view shows the recovered blocks, the image is untouched.
+    const mem = Filesystem.open(FileDevice.open(image, { readOnly: true }));
+    try {
+      expect(mem.recovery).toMatchObject({
+        inMemory: true,
+        transactions: 3,
+        blocks: 3,
+        revoked: 1,
+      });
+      expect(mem.needsRecovery).toBe(false);
+      expect(mem.journal()?.isEmpty).toBe(true);
+      const got = new Uint8Array(4096);
+      for (let i = 0; i < 4; i++) got.set(mem.readBlock(5000 + i), i * 1024);
+      expect(got).toEqual(want);
+    } finally {
+      mem.close();
+    }
+    expect(readAt(image, 5000 * 1024, 4096)).toEqual(before);
+    // On the device: the same bytes, and e2fsck finds nothing left to do.
+    const rw = Filesystem.open(FileDevice.open(image), { writable: true });
+    expect(rw.recovery).toMatchObject({ inMemory: false, transactions: 3 });
+    rw.close();
+    expect(readAt(image, 5000 * 1024, 4096)).toEqual(want);
+    const r = e2fsck(image);
+    expect(r.status, r.output).toBe(0);
   });
 });
 
@@ -204,7 +266,11 @@ function memoryJournal(maxLen: number, start: number, sequence: number) {
       v.setU32be(1020, journalBlockTailChecksum(jsb.csumSeed, r));
     },
     journal(): Journal {
-      return new Journal(jsb, 8, true, { totalBlocks: maxLen, readBlock: (n) => b(n) });
+      return new Journal(jsb, 8, true, {
+        totalBlocks: maxLen,
+        readBlock: (n) => b(n),
+        physical: (n) => n,
+      });
     },
   };
   return api;

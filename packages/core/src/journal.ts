@@ -19,6 +19,8 @@ import {
   decodeRevokeBlock,
   JBD2_COMMIT_BLOCK,
   JBD2_DESCRIPTOR_BLOCK,
+  JBD2_FLAG_ESCAPE,
+  JBD2_MAGIC_NUMBER,
   JBD2_REVOKE_BLOCK,
   type JournalSuperblock,
   type JournalTag,
@@ -111,6 +113,44 @@ export interface JournalStorage {
   readonly totalBlocks: number;
   /** The bytes of journal block `n` (a transient buffer). Throws Ext4Error. */
   readBlock(n: number, ctx: Ext4ErrorContext): Uint8Array;
+  /** The filesystem block holding journal block `n`. Throws Corrupt (JOURNAL_HOLE). */
+  physical(n: number): number;
+}
+
+/** Where the newest surviving copy of a filesystem block sits in the log. */
+export interface ReplaySource {
+  /** Journal block holding the copy. */
+  readonly journalBlock: number;
+  /** JBD2_FLAG_ESCAPE: the copy's first four bytes stand for JBD2_MAGIC_NUMBER. */
+  readonly escaped: boolean;
+}
+
+/** What a replay of the log would write (jbd2_journal_recover's three passes, computed). */
+export interface ReplayPlan {
+  /** Filesystem block → the copy to write there (later transactions win, revoked copies dropped). */
+  readonly blocks: ReadonlyMap<number, ReplaySource>;
+  /** Committed transactions found. */
+  readonly transactions: number;
+  /** First and last committed sequence, or null when nothing was committed. */
+  readonly firstSequence: number | null;
+  readonly lastSequence: number | null;
+  /** The sequence the log continues with after recovery (jbd2: end of the log + 1). */
+  readonly nextSequence: number;
+  /** Logged copies skipped because a later revoke covers them. */
+  readonly revoked: number;
+  /** Logged copies skipped because their tag checksum fails (csum v2/v3) or their block lies outside the filesystem. */
+  readonly bad: ReadonlyArray<{
+    readonly fsBlock: number;
+    readonly sequence: number;
+    readonly why: string;
+  }>;
+  /** Why the log walk ended. */
+  readonly endReason: JournalEndReason;
+}
+
+/** tid_gt: sequence numbers compare modulo 2^32, as jbd2 does. */
+function tidGt(a: number, b: number): boolean {
+  return ((a - b) | 0) > 0;
 }
 
 /** An internal journal: superblock plus log access. */
@@ -139,6 +179,90 @@ export class Journal {
       throw corrupt("JOURNAL_BLOCK_RANGE", `journal block ${n} past ${this.superblock.maxLen}`);
     }
     return this.storage.readBlock(n, { offset: n }).slice();
+  }
+
+  /** The filesystem block holding journal block `n`. Throws Corrupt (JOURNAL_HOLE). */
+  physicalBlock(n: number): number {
+    return this.storage.physical(n);
+  }
+
+  /**
+   * The replay a recovery would do, without writing anything
+   * (fs/jbd2/recovery.c: PASS_SCAN finds the committed transactions,
+   * PASS_REVOKE gathers revoke records with their sequence, PASS_REPLAY
+   * keeps each logged block unless a revoke of the same or a later
+   * transaction covers it). A copy whose csum v2/v3 tag checksum fails is
+   * skipped, as jbd2 skips it; a tag naming a block outside the filesystem
+   * (`fsBlocks`) is skipped too rather than written anywhere. An empty log
+   * (s_start = 0) gives an empty plan. Throws Ext4Error as {@link walk}.
+   */
+  planReplay(fsBlocks: number): ReplayPlan {
+    const jsb = this.superblock;
+    const csum = jsb.csumV2 || jsb.csumV3;
+    const walk = this.walk({ checkData: csum });
+    const committed = walk.transactions.filter((t) => t.commit !== null);
+    const revokes = new Map<number, number>();
+    for (const tx of committed) {
+      for (const r of tx.revokes) {
+        for (const b of r.blocks) {
+          const seen = revokes.get(b);
+          if (seen === undefined || tidGt(tx.sequence, seen)) revokes.set(b, tx.sequence);
+        }
+      }
+    }
+    const blocks = new Map<number, ReplaySource>();
+    const bad: Array<{ fsBlock: number; sequence: number; why: string }> = [];
+    let revoked = 0;
+    for (const tx of committed) {
+      for (const d of tx.descriptors) {
+        for (const tag of d.tags) {
+          const rev = revokes.get(tag.fsBlock);
+          if (rev !== undefined && !tidGt(tx.sequence, rev)) {
+            revoked++;
+            continue;
+          }
+          if (tag.checksumValid === false) {
+            bad.push({ fsBlock: tag.fsBlock, sequence: tx.sequence, why: "tag checksum" });
+            continue;
+          }
+          if (!(tag.fsBlock < fsBlocks)) {
+            bad.push({
+              fsBlock: tag.fsBlock,
+              sequence: tx.sequence,
+              why: "outside the filesystem",
+            });
+            continue;
+          }
+          blocks.set(tag.fsBlock, {
+            journalBlock: tag.journalBlock,
+            escaped: (tag.flags & JBD2_FLAG_ESCAPE) !== 0,
+          });
+        }
+      }
+    }
+    const first = committed[0];
+    const last = committed[committed.length - 1];
+    return {
+      blocks,
+      transactions: committed.length,
+      firstSequence: first?.sequence ?? null,
+      lastSequence: last?.sequence ?? null,
+      // jbd2_journal_recover: j_transaction_sequence = ++info.end_transaction.
+      nextSequence: walk.endReason === "clean" ? jsb.sequence : (walk.endSequence + 1) >>> 0,
+      revoked,
+      bad,
+      endReason: walk.endReason,
+    };
+  }
+
+  /**
+   * The bytes a replay writes for `src`: the logged copy with an escaped
+   * magic restored. Throws Ext4Error (I/O, unmapped journal block).
+   */
+  replayData(src: ReplaySource): Uint8Array {
+    const data = this.storage.readBlock(src.journalBlock, { offset: src.journalBlock }).slice();
+    if (src.escaped) new ByteView(data).setU32be(0, JBD2_MAGIC_NUMBER);
+    return data;
   }
 
   /** The log block after `n`, wrapping from the end of the log area to s_first. */

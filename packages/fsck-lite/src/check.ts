@@ -4,7 +4,7 @@
  * verdict with its fsck(8) exit code. Nothing here prints.
  */
 import { availableParallelism, loadavg } from "node:os";
-import { Ext4Error, isExt4Error, viewOf } from "@ext4/core";
+import { Ext4Error, Filesystem, isExt4Error, type RecoveryReport, viewOf } from "@ext4/core";
 import { type BlockDevice, FileDevice, IoError, OffsetDevice } from "@ext4/iocache";
 import { CheckContext } from "./context.js";
 import { SUPERBLOCK } from "./layout.js";
@@ -41,6 +41,13 @@ export interface CheckOptions {
   keepGoing?: boolean;
   /** Name for the summary line (default: the volume label, else the path). */
   name?: string;
+  /**
+   * Check the filesystem as journal recovery would leave it: a journal that
+   * needs recovery is replayed in memory first (the image is never
+   * written), as `e2fsck -n` cannot. Default false: the image as it is on
+   * disk, with the journal reported.
+   */
+  replay?: boolean;
   /** Called as the check advances. */
   progress?: (p: Progress) => void;
   /**
@@ -89,6 +96,8 @@ export interface CheckResult {
   exitCode: 0 | 4 | 8;
   /** For an operational error: what went wrong. */
   error?: { code: string; message: string };
+  /** With {@link CheckOptions.replay}: what the in-memory journal recovery did (absent when none was needed). */
+  recovery?: RecoveryReport;
 }
 
 /**
@@ -134,8 +143,27 @@ export function check(target: string | BlockDevice, options: CheckOptions = {}):
       (e as Error).message,
     );
   }
+  let recovery: RecoveryReport | null = null;
+  if (options.replay === true) {
+    try {
+      const view = Filesystem.recoveredView(dev);
+      if (view !== null) {
+        dev = view.device;
+        recovery = view.report;
+      }
+    } catch (e) {
+      if (owned) dev.close();
+      return operational(
+        options,
+        typeof target === "string" ? target : target.name,
+        "EJOURNAL",
+        `cannot replay the journal: ${(e as Error).message}`,
+      );
+    }
+  }
   let reader: Prefetcher | null = null;
   if (
+    recovery === null &&
     file !== null &&
     typeof target === "string" &&
     (options.readerThread ?? (file.size >= READER_THREAD_MIN_BYTES && spareCore())) !== false
@@ -144,7 +172,9 @@ export function check(target: string | BlockDevice, options: CheckOptions = {}):
     if (reader !== null) reader.preferThread = options.readerThread === "all";
   }
   try {
-    return runChecks(dev, options, typeof target === "string" ? target : dev.name, reader);
+    const result = runChecks(dev, options, typeof target === "string" ? target : dev.name, reader);
+    if (recovery !== null) result.recovery = recovery;
+    return result;
   } finally {
     reader?.close();
     if (owned) dev.close();

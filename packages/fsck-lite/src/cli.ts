@@ -32,7 +32,8 @@ export default class CheckCommand extends Command {
     }),
     "keep-going": Flags.boolean({ description: "run every pass even where e2fsck -n would stop" }),
     replay: Flags.boolean({
-      description: "replay the journal in memory before checking (not available yet)",
+      description:
+        "replay a journal that needs recovery in memory and check the recovered filesystem (the image is not written)",
     }),
     progress: Flags.boolean({
       description: "force the progress bar (default: only when stderr is a terminal)",

@@ -81,13 +81,6 @@ export function progressBar(stream: NodeJS.WriteStream): {
  * report. Never throws for anything the image contains.
  */
 export function runCommand(image: string, flags: CommandFlags, io: CommandIo): JsonReport {
-  if (flags.replay) {
-    io.warn(
-      "ext4-check: journal replay is not available yet; run without --replay to check the filesystem as it is on disk (a journal that needs recovery is reported)",
-    );
-    process.exitCode = EXIT_OPERATIONAL;
-    return toJson(operationalResult(image, "ENOTSUP", "journal replay is not available yet"));
-  }
   let offset = 0;
   if (flags.offset !== undefined) {
     try {
@@ -105,6 +98,7 @@ export function runCommand(image: string, flags: CommandFlags, io: CommandIo): J
     result = check(image, {
       offset,
       keepGoing: flags.keepGoing,
+      replay: flags.replay,
       ...(bar === null ? {} : { progress: bar.update }),
     });
   } finally {

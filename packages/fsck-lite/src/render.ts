@@ -54,6 +54,12 @@ export function renderHuman(r: CheckResult, options: HumanOptions = {}): string 
     list.push(p);
     byPass.set(p.pass, list);
   }
+  const rec = r.recovery;
+  if (rec !== undefined) {
+    out.push(
+      `${r.summary.name}: journal recovered in memory: ${rec.transactions} transactions, ${rec.blocks} blocks${rec.skipped > 0 ? `, ${rec.skipped} damaged copies skipped` : ""}`,
+    );
+  }
   for (const p of byPass.get(0) ?? []) out.push(problemLine(p));
   for (const pass of [1, 2, 3, 4, 5] as const) {
     if (!r.summary.passesRun.includes(pass)) continue;
@@ -81,6 +87,8 @@ export interface JsonReport {
   exitCode: number;
   summary: CheckResult["summary"];
   error?: { code: string; message: string };
+  /** What `--replay` recovered in memory. */
+  recovery?: CheckResult["recovery"];
   problems: Array<{
     code: string;
     pass: Pass;
@@ -103,6 +111,7 @@ export function toJson(r: CheckResult): JsonReport {
     exitCode: r.exitCode,
     summary: r.summary,
     ...(r.error === undefined ? {} : { error: r.error }),
+    ...(r.recovery === undefined ? {} : { recovery: r.recovery }),
     problems: r.problems.map((p) => ({
       code: p.code,
       pass: p.pass,

@@ -132,16 +132,12 @@ function openFilesystem(img: OpenedImage, o: Fuse4fsOptions, image: string): Fil
   };
   let fs: Filesystem;
   try {
-    const sb = Filesystem.readSuperblock(img.device);
-    if (sb.features.has("needs_recovery") && !o.norecovery) {
-      throw new MountError(
-        "RECOVERY",
-        `${image}: the journal needs recovery, which fuse4fs cannot do yet: run 'e2fsck -fy ${image}', ` +
-          "or mount read-only with -o ro,norecovery (recent changes may be missing)",
-      );
-    }
+    // A journal needing recovery is replayed: on the image when mounting
+    // read-write, in memory for a read-only mount (the image is not
+    // written); norecovery shows the image as it is on disk, read-only.
     fs = Filesystem.open(img.device, {
       writable: !o.readOnly,
+      journal: o.norecovery ? "ignore" : "replay",
       ...(o.cacheBytes === undefined ? {} : { cacheBytes: o.cacheBytes }),
     });
   } catch (e) {
@@ -208,6 +204,13 @@ export async function mountImage(
   }
   if (!opts.readOnly) img.device.setLastMounted(mp);
   const fs = openFilesystem(img, opts, image);
+  const rec = fs.recovery;
+  if (rec !== null) {
+    log(
+      `fuse4fs: ${image}: journal recovered ${rec.inMemory ? "in memory (read-only mount: the image is not written)" : "on the image"}: ` +
+        `${rec.transactions} transactions, ${rec.blocks} blocks${rec.skipped > 0 ? `, ${rec.skipped} damaged copies skipped` : ""}`,
+    );
+  }
   const fail = (e: unknown): never => {
     try {
       fs.close();
@@ -312,13 +315,13 @@ export async function mountImage(
       );
     }
   }
-  // Like the kernel's commit interval: metadata reaches the image within seconds.
+  // Like the kernel's commit interval (commit=5): changes are durable within seconds.
   const commit = setInterval(() => {
     if (!server.dirty) return;
     try {
-      server.sync();
+      server.commit();
     } catch (e) {
-      log(`fuse4fs: periodic sync failed: ${(e as Error).message}`);
+      log(`fuse4fs: periodic commit failed: ${(e as Error).message}`);
     }
   }, 5000);
   commit.unref();

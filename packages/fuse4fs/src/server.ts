@@ -213,6 +213,17 @@ export class Fuse4fsServer {
     this.dirty = false;
   }
 
+  /**
+   * Makes every change so far durable at the least cost: one journal
+   * commit (a crash then replays it), or a full sync without a journal.
+   * What fsync, syncfs and the periodic commit do. Throws
+   * Ext4Error (Io).
+   */
+  commit(): undefined {
+    if (this.fs.writable) this.fs.commit();
+    this.dirty = false;
+  }
+
   // ---- errors ----
 
   /** Turns anything a handler threw into the errno to answer with (the one place). */
@@ -339,6 +350,8 @@ export class Fuse4fsServer {
 
   private changed(): void {
     this.dirty = true;
+    // -o sync: every change home before the call returns (not only in the journal),
+    // so any reader of the image, debugfs included, sees it at once.
     if (this.config.sync) this.sync();
   }
 
@@ -446,9 +459,9 @@ export class Fuse4fsServer {
       RELEASE: (r) => this.release(r.fh),
       // No FLUSH handler: its ENOSYS makes the kernel stop sending FLUSH at every close
       // (fc->no_flush); dirty pages are still written back before close returns.
-      FSYNC: () => this.sync(),
-      FSYNCDIR: () => this.sync(),
-      SYNCFS: () => this.sync(),
+      FSYNC: () => this.commit(),
+      FSYNCDIR: () => this.commit(),
+      SYNCFS: () => this.commit(),
       OPENDIR: (r) => this.opendir(r),
       READDIR: (r) => this.readdir(r, false),
       READDIRPLUS: (r) => this.readdir(r, true),

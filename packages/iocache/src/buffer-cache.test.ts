@@ -93,6 +93,27 @@ describe("BufferCache basics", () => {
     expect(blockOf(mem, 5)).toEqual(filled(0));
     expect(c.isDirty(5)).toBe(false);
   });
+
+  it("discard() drops a dirty buffer unwritten, keeps a pinned one, and the next get rereads", () => {
+    const { dev, mem } = device(8);
+    const c = new BufferCache(dev, { blockSize: BS });
+    c.get(2).fill(0xee);
+    c.markDirty(2);
+    c.discard(2);
+    expect(c.has(2)).toBe(false);
+    expect(c.stats().dirtyBuffers).toBe(0);
+    c.flush();
+    expect(blockOf(mem, 2)).toEqual(filled(3));
+    expect(c.get(2)).toEqual(filled(3));
+    c.pin(4);
+    c.get(4).fill(1);
+    c.markDirty(4);
+    c.discard(4);
+    expect(c.isDirty(4)).toBe(true);
+    c.discard(7);
+    expect(c.has(7)).toBe(false);
+    expect(c.capacityBytes).toBe(c.stats().capacityBytes);
+  });
 });
 
 describe("BufferCache eviction", () => {

@@ -463,6 +463,24 @@ export class BufferCache {
     }
   }
 
+  /**
+   * Drops the resident copy of `block` even when it is dirty: its contents
+   * no longer matter (a freed metadata block, the kernel's bforget), and
+   * writing them later could overwrite whatever the block holds next. A
+   * pinned buffer is kept. Changes nothing when `block` is not resident.
+   */
+  discard(block: number): void {
+    const b = this.map.get(block);
+    if (b === undefined || b.pins > 0) return;
+    if (b.dirty) this.setClean(b);
+    this.drop(b);
+  }
+
+  /** The memory bound in bytes (whole blocks). */
+  get capacityBytes(): number {
+    return this.capacityBuffers * this.blockSize;
+  }
+
   /** A snapshot of the counters. */
   stats(): CacheStats {
     return {

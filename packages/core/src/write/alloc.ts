@@ -344,6 +344,7 @@ export class Allocator {
       this.e.meta.blockBitmapsChanged.add(g);
       this.e.freeClusters += n;
     }
+    this.e.blocksFreed(start, count);
   }
 
   /**

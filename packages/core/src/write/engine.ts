@@ -43,6 +43,7 @@ import type { XattrBlock } from "../format/xattr.js";
 import { Inode } from "../inode.js";
 import type { BlockListEntry, BlockRun } from "../map/types.js";
 import { Allocator } from "./alloc.js";
+import type { JournalWriter } from "./journal-writer.js";
 import type { MetaState } from "./meta.js";
 
 /** EXT4_EXTRA_TIMESTAMP_MAX: the latest second an inode with extra time fields holds (year 2446). */
@@ -154,6 +155,8 @@ export class WriteEngine {
   policy: SpacePolicy = { reserved: false };
   /** Inode decoding parameters. */
   readonly inodeParams: InodeDecodeParams;
+  /** The journal's running transaction, or null (no journal, or detached at unmount). */
+  journal: JournalWriter | null = null;
 
   constructor(
     readonly host: EngineHost,
@@ -230,6 +233,9 @@ export class WriteEngine {
             // The operation's own error is the one to report.
           }
         }
+        // Between operations the cache is consistent: a transaction that
+        // grew large commits here rather than waiting for the timer.
+        if (ok && this.journal?.full === true) this.journal.commit();
       }
     }
   }
@@ -237,12 +243,17 @@ export class WriteEngine {
   /**
    * The choke point for metadata: every metadata block changed in the cache
    * is declared here right after the change (and before any other cache
-   * call). Without a journal this only marks the buffer dirty; a journal
-   * will add the block to the running transaction here and pin it until
-   * the commit.
+   * call). It marks the buffer dirty and, with a journal, adds the block to
+   * the running transaction, pinned until the commit.
    */
   dirty(block: number): void {
     this.host.cache.markDirty(block);
+    this.journal?.join(block);
+  }
+
+  /** Blocks [start, start + count) were just freed (the journal revokes or forgets them). */
+  blocksFreed(start: number, count: number): void {
+    this.journal?.forget(start, count);
   }
 
   /** Marks a data block dirty (data is not journaled in ordered mode, so it bypasses {@link dirty}). */

@@ -24,7 +24,9 @@ describe("mounting read-write", () => {
     expect(fs.writable).toBe(true);
     expect(fs.readOnly).toBe(false);
     const during = header(image);
-    expect(during["Filesystem state"]).toBe("not clean");
+    // ext4_setup_super: with a journal the state stays clean and needs_recovery is set.
+    expect(during["Filesystem state"]).toBe("clean");
+    expect(during["Filesystem features"]).toMatch(/needs_recovery/);
     expect(Number(during["Mount count"])).toBe(Number(before["Mount count"]) + 1);
     expect(fs.superblock.mountTime).toBe(1_800_000_000);
     fs.close();
@@ -32,10 +34,17 @@ describe("mounting read-write", () => {
     expect(after["Filesystem state"]).toBe("clean");
     expect(Number(after["Mount count"])).toBe(Number(before["Mount count"]) + 1);
     expect(after["Last write time"]).toBeDefined();
+    expect(after["Filesystem features"]).not.toMatch(/needs_recovery/);
     expectFsckClean(image);
+    // Without a journal the state itself says "not clean" while mounted.
+    const plain = freshImage("ext2");
+    const fs2 = openWritable(plain);
+    expect(header(plain)["Filesystem state"]).toBe("not clean");
+    fs2.close();
+    expect(header(plain)["Filesystem state"]).toBe("clean");
   });
 
-  it("refuses to write a read-only device and a journal needing recovery", () => {
+  it("refuses to write a read-only device or to ignore a journal needing recovery", () => {
     const image = mkfs({ size: 8 << 20 });
     const ro = new MemoryDevice(new Uint8Array(readFileSync(image)), { readOnly: true });
     expect(() => Filesystem.open(ro, { writable: true })).toThrowError(
@@ -50,11 +59,17 @@ describe("mounting read-write", () => {
     setSuperblockChecksum(raw);
     bytes.set(raw, 1024);
     try {
-      Filesystem.open(new MemoryDevice(bytes), { writable: true });
+      Filesystem.open(new MemoryDevice(bytes.slice()), { writable: true, journal: "ignore" });
       expect.unreachable();
     } catch (e) {
       expect(isExt4Error(e, "ReadOnly") && e.code).toBe("JOURNAL_NEEDS_RECOVERY");
     }
+    // With replay (the default) the empty log is recovered and the flag cleared.
+    const dev = new MemoryDevice(bytes);
+    const fs = Filesystem.open(dev, { writable: true });
+    expect(fs.recovery).toMatchObject({ inMemory: false, transactions: 0 });
+    fs.close();
+    expect(Filesystem.open(new MemoryDevice(dev.bytes)).needsRecovery).toBe(false);
   });
 
   it("opens read-only with a reason for features it does not write", () => {

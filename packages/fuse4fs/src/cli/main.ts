@@ -3,7 +3,7 @@
  * either mount in the foreground and serve until unmounted, or start a
  * detached copy of itself in the foreground and exit once that copy
  * reports the mount ready (Node cannot fork: a readiness pipe on fd 3
- * carries "ready" or the error).
+ * carries "log" lines for the user, then "ready" or the error).
  */
 import { spawn } from "node:child_process";
 import { closeSync, writeSync } from "node:fs";
@@ -62,14 +62,16 @@ export function daemonize(argv: readonly string[], io: CliIo): Promise<number> {
     const pipe = child.stdio[3] as NodeJS.ReadableStream | null;
     pipe?.on("data", (d: Buffer) => {
       text += d.toString();
-      const nl = text.indexOf("\n");
-      if (nl < 0) return;
-      const line = text.slice(0, nl);
-      if (line === "ready") finish(EXIT.OK);
-      else {
-        const m = /^error (\d+) (.*)$/.exec(line);
-        io.stderr(`${m?.[2] ?? line}\n`);
-        finish(m === null ? EXIT.MOUNT : Number(m[1]));
+      for (let nl = text.indexOf("\n"); nl >= 0 && !done; nl = text.indexOf("\n")) {
+        const line = text.slice(0, nl);
+        text = text.slice(nl + 1);
+        if (line.startsWith("log ")) io.stderr(`${line.slice(4)}\n`);
+        else if (line === "ready") finish(EXIT.OK);
+        else {
+          const m = /^error (\d+) (.*)$/.exec(line);
+          io.stderr(`${m?.[2] ?? line}\n`);
+          finish(m === null ? EXIT.MOUNT : Number(m[1]));
+        }
       }
     });
     pipe?.on("error", () => undefined);
@@ -115,7 +117,7 @@ export async function runFuse4fs(argv: readonly string[], io: CliIo = defaultIo)
   if (cmd.debug) options.debug = true;
   const readyFd = process.env[READY_ENV];
   if (!cmd.foreground && readyFd === undefined) return daemonize(argv, io);
-  const ready = readyFd === undefined ? null : Number(readyFd);
+  let ready = readyFd === undefined ? null : Number(readyFd);
   const report = (line: string): void => {
     if (ready === null) return;
     // Synchronously: the process may exit right after reporting a failure.
@@ -125,11 +127,23 @@ export async function runFuse4fs(argv: readonly string[], io: CliIo = defaultIo)
     } catch {
       // The starter is gone: nobody to tell.
     }
+    ready = null;
   };
   let handle: MountHandle;
   try {
     handle = await mountImage(cmd.image, cmd.mountpoint, options, {
-      log: (line) => io.stderr(`${line}\n`),
+      // Until the mount is ready, the starter in the foreground prints what the server says.
+      log: (line) => {
+        if (ready === null) {
+          io.stderr(`${line}\n`);
+          return;
+        }
+        try {
+          writeSync(ready, `log ${line.replace(/\n/g, " ")}\n`);
+        } catch {
+          io.stderr(`${line}\n`);
+        }
+      },
       onPanic: (reason) => {
         io.stderr(`fuse4fs: errors=panic: ${reason}: stopping\n`);
         process.exit(EXIT.MOUNT);
