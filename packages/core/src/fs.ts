@@ -98,6 +98,7 @@ import {
   symlink,
   unlink,
 } from "./write/namespace.js";
+import { RawEditor } from "./write/raw.js";
 import { type StatFs, statfsOf } from "./write/statfs.js";
 
 /** Options for {@link Filesystem.open}. */
@@ -1810,5 +1811,25 @@ export class Filesystem {
         ioError(e, {});
       }
     }
+  }
+
+  // ---- raw editing (debugfs -w) ----
+
+  /**
+   * The raw editor of this filesystem (write/raw.ts): debugfs's changes
+   * below the POSIX level — directory entries without link counts, raw
+   * inode bytes, bitmap bits, superblock and descriptor fields by name —
+   * through the same write engine as every other change. Throws ReadOnly
+   * when the filesystem was not opened writable (or cannot be written).
+   */
+  raw(): RawEditor {
+    const engine = this.w();
+    return new RawEditor({
+      engine,
+      dir: this,
+      setMountState: (state) => {
+        this.stateAtOpen = state;
+      },
+    });
   }
 }

@@ -42,4 +42,12 @@ export {
   type NodeOptions,
   RENAME,
 } from "./write/namespace.js";
+export {
+  type BitChange,
+  type KillResult,
+  type NumberRun,
+  RawEditor,
+  type RawFieldChange,
+  type RawHost,
+} from "./write/raw.js";
 export type { StatFs } from "./write/statfs.js";

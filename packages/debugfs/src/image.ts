@@ -1,6 +1,7 @@
 /**
- * Opening images read-only and resolving debugfs-style inode arguments
- * (`<N>` or a path) against the open filesystem.
+ * Opening images (read-only, or read-write for `-w`) and resolving
+ * debugfs-style inode arguments (`<N>` or a path) against the open
+ * filesystem.
  */
 import { Filesystem, isExt4Error, resolvePath } from "@ext4/core";
 import { type BlockDevice, FileDevice, IoError, OffsetDevice } from "@ext4/iocache";
@@ -12,18 +13,34 @@ import type { OpenImage, OpenOptions } from "./shell/context.js";
 const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
- * Opens `path` read-only (O_RDONLY, so a 0444 image owned by someone else
- * opens; nothing is ever written), optionally at a byte offset, and the
- * filesystem on it. Throws CommandError with one line naming what is wrong
- * and where: the file cannot be opened, the offset is outside it, or it is
- * not an ext2/3/4 filesystem we can read (the core's Ext4Error message,
- * which carries the block/inode context).
+ * Opens `path`, optionally at a byte offset, and the filesystem on it.
+ * Read-only by default (O_RDONLY, so a 0444 image owned by someone else
+ * opens; nothing is ever written). With `writable` (debugfs -w) the device
+ * is opened O_RDWR and the filesystem mounted read-write: s_state loses
+ * EXT4_VALID_FS until the close marks it clean again, and s_mnt_count and
+ * s_mtime are stamped, as a kernel mount does. Catastrophic mode, or a
+ * feature this toolkit reads but does not write, opens read-only instead
+ * and says why in `warning`. A superblock or group descriptor whose
+ * checksum fails is retried with checksum errors ignored, as debugfs does.
+ * Throws CommandError with one line naming what is wrong and where: the
+ * file cannot be opened, the offset is outside it, or it is not an
+ * ext2/3/4 filesystem we can read (the core's Ext4Error message, which
+ * carries the block/inode context).
  */
 export function openImage(path: string, options: OpenOptions = {}): OpenImage {
   const offset = options.offset ?? 0;
+  const catastrophic = options.catastrophic ?? false;
+  const warnings: string[] = [];
+  let wantWrite = options.writable === true;
+  let readOnlyReason: string | null = null;
+  if (wantWrite && catastrophic) {
+    readOnlyReason = "catastrophic mode opens read-only";
+    warnings.push(`${path}: catastrophic mode - opening read-only`);
+    wantWrite = false;
+  }
   let device: BlockDevice;
   try {
-    device = FileDevice.open(path, { readOnly: true });
+    device = FileDevice.open(path, { readOnly: !wantWrite });
   } catch (e) {
     throw new CommandError(path, describeOpenFailure(e, path), "OPEN_FAILED", { cause: e });
   }
@@ -42,16 +59,33 @@ export function openImage(path: string, options: OpenOptions = {}): OpenImage {
     }
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     let fs: Filesystem;
-    let warning: string | null = null;
     try {
-      fs = Filesystem.open(device, { cacheBytes });
+      fs = Filesystem.open(device, { cacheBytes, writable: wantWrite });
     } catch (e) {
-      // debugfs retries a superblock whose checksum fails with checksum errors ignored.
-      if (!(isExt4Error(e) && e.code === "SB_BAD_CHECKSUM")) throw e;
-      fs = Filesystem.open(device, { cacheBytes, verifyChecksums: false });
-      warning = "Checksum errors in superblock!  Retrying...";
+      // debugfs goes on with checksum errors ignored when the superblock or a descriptor fails its checksum.
+      if (!(isExt4Error(e) && (e.code === "SB_BAD_CHECKSUM" || e.code === "GD_BAD_CHECKSUM"))) {
+        throw e;
+      }
+      fs = Filesystem.open(device, { cacheBytes, writable: wantWrite, verifyChecksums: false });
+      warnings.push(
+        e.code === "SB_BAD_CHECKSUM"
+          ? "Checksum errors in superblock!  Retrying..."
+          : "Checksum errors in group descriptors!  Retrying with checksum errors ignored...",
+      );
     }
-    return { path, offset, catastrophic: options.catastrophic ?? false, fs, warning };
+    if (wantWrite && !fs.writable) {
+      readOnlyReason = fs.readOnlyReason ?? "the filesystem cannot be written";
+      warnings.push(`${path}: opened read-only: ${readOnlyReason}`);
+    }
+    return {
+      path,
+      offset,
+      catastrophic,
+      writable: fs.writable,
+      readOnlyReason,
+      fs,
+      warning: warnings.length === 0 ? null : warnings.join("\n"),
+    };
   } catch (e) {
     device.close();
     if (e instanceof CommandError) throw e;
@@ -84,7 +118,11 @@ function describeOpenFailure(e: unknown, path = ""): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Closes the image's filesystem and device. Throws CommandError if the device fails to close. */
+/**
+ * Closes the image's filesystem and device; a writable filesystem is
+ * flushed first and marked clean. Throws CommandError if writing or closing
+ * the device fails.
+ */
 export function closeImage(image: OpenImage): void {
   try {
     image.fs.close();

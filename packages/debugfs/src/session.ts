@@ -106,9 +106,10 @@ export class Session implements Shell {
   }
 
   /**
-   * Opens an image read-only (debugfs `open`). Throws CommandError when an
-   * image is already open, the file cannot be opened, or it is not a
-   * filesystem we can read (the message names what is wrong and where).
+   * Opens an image (debugfs `open`), read-only unless `options.writable`.
+   * Throws CommandError when an image is already open, the file cannot be
+   * opened, or it is not a filesystem we can read (the message names what
+   * is wrong and where).
    */
   openImage(path: string, options: OpenOptions = {}): void {
     if (this.image !== null) {
@@ -122,7 +123,7 @@ export class Session implements Shell {
     this.image = image;
     this.cwd = EXT4_ROOT_INO;
     this.root = EXT4_ROOT_INO;
-    if (image.warning !== null) this.warn(image.warning);
+    if (image.warning !== null) for (const w of image.warning.split("\n")) this.warn(w);
     if (image.catastrophic)
       this.warn(`${path}: catastrophic mode - not reading inode or group bitmaps`);
   }
@@ -135,7 +136,11 @@ export class Session implements Shell {
     closeImage(image);
   }
 
-  /** Closes the image if one is open (for cleanup paths). Never throws. */
+  /**
+   * Closes the image if one is open (for cleanup paths). Never throws: a
+   * caller that must know whether a writable image was flushed uses
+   * {@link closeImage}.
+   */
   dispose(): void {
     const image = this.image;
     this.image = null;
@@ -143,7 +148,7 @@ export class Session implements Shell {
       try {
         closeImage(image);
       } catch {
-        // Closing a read-only descriptor can only fail if it is already gone.
+        // Only cleanup paths get here; the CLI closes through closeImage and reports failures.
       }
     }
   }

@@ -11,10 +11,12 @@ import * as Flags from "@oclif/core/flags";
 import { parseCNumber } from "../shell/parse.js";
 import { type CliOptions, runCli } from "./main.js";
 
-/** `ext4-debug [IMAGE] [-R request] [-f script] [--json] [--offset BYTES] [-c]`. */
+/** `ext4-debug [IMAGE] [-w] [-R request] [-f script] [--json] [--offset BYTES] [-c]`. */
 export default class Ext4Debug extends Command {
   static override description =
-    "Inspect an ext2/3/4 image the way debugfs does, read-only. With no -R or -f, starts an interactive shell.";
+    "Inspect an ext2/3/4 image the way debugfs does; with -w, change it too (write, mkdir, rm, link, " +
+    "set_inode_field, set_super_value, freeb, ... as debugfs -w does), without mounting it. " +
+    "Read-only unless -w is given. With no -R or -f, starts an interactive shell.";
   static override enableJsonFlag = true;
   static override strict = true;
   static override args = {
@@ -36,19 +38,29 @@ export default class Ext4Debug extends Command {
     }),
     catastrophic: Flags.boolean({
       char: "c",
-      description: "catastrophic mode: do not read the allocation bitmaps",
+      description: "catastrophic mode: do not read the allocation bitmaps (implies read-only)",
+    }),
+    writable: Flags.boolean({
+      char: "w",
+      description:
+        "open the image read-write so the write commands work; it is marked clean again at exit",
     }),
   };
   static override examples = [
     "<%= config.bin %> disk.img",
     "<%= config.bin %> -R 'stat /etc/passwd' disk.img",
     "<%= config.bin %> -f commands.txt --json disk.img",
+    "<%= config.bin %> -w -R 'write ./motd /etc/motd' disk.img",
   ];
 
   /** Parses flags and runs; sets the process exit status. Returns nothing (output is already written). */
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Ext4Debug);
-    const options: CliOptions = { json: this.jsonEnabled(), catastrophic: flags.catastrophic };
+    const options: CliOptions = {
+      json: this.jsonEnabled(),
+      catastrophic: flags.catastrophic,
+      writable: flags.writable,
+    };
     if (args.image !== undefined) options.image = args.image;
     if (flags.request !== undefined) options.request = flags.request;
     if (flags.script !== undefined) options.script = flags.script;

@@ -24,6 +24,8 @@ export interface CliOptions {
   offset?: number;
   /** `-c`: catastrophic mode (no bitmaps are read). */
   catastrophic?: boolean;
+  /** `-w`: open the image read-write (debugfs -w). */
+  writable?: boolean;
 }
 
 /** Where the CLI's output goes (process streams in production, buffers in tests). */
@@ -45,45 +47,60 @@ export const EXIT_FAILED = 1;
  * Runs `ext4-debug` with parsed options and returns the exit status. The
  * interactive shell (no -R, no -f) needs a terminal or piped stdin and is
  * asynchronous; -R and -f complete synchronously inside the returned
- * promise. Never throws: every failure becomes one stderr line and status 1.
+ * promise. A writable image is flushed and marked clean when the run ends;
+ * if that fails the status is 1. Never throws: every failure becomes one
+ * stderr line and status 1.
  */
 export async function runCli(options: CliOptions, io: CliIo): Promise<number> {
   const session = new Session({ onWarning: (l) => io.stderr(l) });
+  let status = EXIT_FAILED;
   try {
-    const sink: OutputSink = { stdout: (c) => io.stdout(c), stderr: (l) => io.stderr(l) };
-    const batch = options.request !== undefined || options.script !== undefined;
-    if (options.image !== undefined) {
-      try {
-        session.openImage(options.image, {
-          ...(options.offset !== undefined ? { offset: options.offset } : {}),
-          ...(options.catastrophic === true ? { catastrophic: true } : {}),
-        });
-      } catch (e) {
-        const err = describeFailure("ext4-debug", e);
-        io.stderr(`${err.message}\n`);
-        if (options.json === true && batch) io.stdout(byteString(`${toJson({ error: err })}\n`));
-        // A request against an image that did not open can only fail; say so once.
-        if (batch) return EXIT_FAILED;
-      }
-    }
-    if (options.request !== undefined) {
-      const outcome = session.execute(
-        options.request,
-        sink,
-        options.json === true ? "json" : "text",
-      );
-      if (!outcome.ok && options.json === true && outcome.error !== null) {
-        io.stdout(byteString(`${toJson({ error: outcome.error })}\n`));
-      }
-      return outcome.ok ? EXIT_OK : EXIT_FAILED;
-    }
-    if (options.script !== undefined) {
-      return runScript(session, options.script, io, options.json === true);
-    }
-    return await runInteractive(session);
+    status = await runSession(session, options, io);
   } finally {
+    // A writable image is flushed and marked clean here: a failure is a failed run, said once.
+    if (session.image !== null) {
+      try {
+        session.closeImage("ext4-debug");
+      } catch (e) {
+        io.stderr(`${describeFailure("ext4-debug", e).message}\n`);
+        status = EXIT_FAILED;
+      }
+    }
     session.dispose();
   }
+  return status;
+}
+
+/** Opens the image and runs the request, script or shell; the caller closes the image. */
+async function runSession(session: Session, options: CliOptions, io: CliIo): Promise<number> {
+  const sink: OutputSink = { stdout: (c) => io.stdout(c), stderr: (l) => io.stderr(l) };
+  const batch = options.request !== undefined || options.script !== undefined;
+  if (options.image !== undefined) {
+    try {
+      session.openImage(options.image, {
+        ...(options.offset !== undefined ? { offset: options.offset } : {}),
+        ...(options.catastrophic === true ? { catastrophic: true } : {}),
+        ...(options.writable === true ? { writable: true } : {}),
+      });
+    } catch (e) {
+      const err = describeFailure("ext4-debug", e);
+      io.stderr(`${err.message}\n`);
+      if (options.json === true && batch) io.stdout(byteString(`${toJson({ error: err })}\n`));
+      // A request against an image that did not open can only fail; say so once.
+      if (batch) return EXIT_FAILED;
+    }
+  }
+  if (options.request !== undefined) {
+    const outcome = session.execute(options.request, sink, options.json === true ? "json" : "text");
+    if (!outcome.ok && options.json === true && outcome.error !== null) {
+      io.stdout(byteString(`${toJson({ error: outcome.error })}\n`));
+    }
+    return outcome.ok ? EXIT_OK : EXIT_FAILED;
+  }
+  if (options.script !== undefined) {
+    return runScript(session, options.script, io, options.json === true);
+  }
+  return await runInteractive(session);
 }
 
 /**

@@ -35,7 +35,7 @@ export const help = defineCommand<{ commands: Array<{ names: string[]; help: str
 /** show_debugfs_params: open mode and image. */
 export const params = defineCommand<{
   open: boolean;
-  mode: "read-only" | null;
+  mode: "read-only" | "read-write" | null;
   path: string | null;
 }>({
   name: "show_debugfs_params",
@@ -47,7 +47,7 @@ export const params = defineCommand<{
     const image = shell.image;
     return image === null
       ? { open: false, mode: null, path: null }
-      : { open: true, mode: "read-only", path: image.path };
+      : { open: true, mode: image.writable ? "read-write" : "read-only", path: image.path };
   },
   render(data) {
     return data.open
@@ -56,22 +56,27 @@ export const params = defineCommand<{
   },
 });
 
-/** open_filesys [-o offset] [-c] image: opens an image read-only. */
-export const open = defineCommand<{ path: string; offset: number; catastrophic: boolean }>({
+/** open_filesys [-w] [-o offset] [-c] image: opens an image, read-write with -w. */
+export const open = defineCommand<{
+  path: string;
+  offset: number;
+  catastrophic: boolean;
+  writable: boolean;
+}>({
   name: "open_filesys",
   aliases: ["open"],
-  usage: "[-o offset] [-c] <device>",
+  usage: "[-w] [-o offset] [-c] <device>",
   help: "Open a filesystem",
   needsFs: false,
   run(shell, argv) {
     const who = argv[0]!;
-    const usage = new CommandError(who, `Usage: open [-o offset] [-c] <device>`, "USAGE");
+    const usage = new CommandError(who, `Usage: open [-w] [-o offset] [-c] <device>`, "USAGE");
     let r: ReturnType<typeof getopt>;
     try {
-      // -w is refused by omission: this tool never opens an image for writing.
       r = getopt(argv.slice(1), {
         o: "value",
         c: "flag",
+        w: "flag",
         i: "flag",
         f: "flag",
         e: "flag",
@@ -90,9 +95,10 @@ export const open = defineCommand<{ path: string; offset: number; catastrophic: 
       offset = n;
     }
     const catastrophic = r.opts.some((o) => o.opt === "c");
+    const writable = r.opts.some((o) => o.opt === "w");
     const path = r.operands[0]!;
-    shell.openImage(path, { offset, catastrophic });
-    return { path, offset, catastrophic };
+    shell.openImage(path, { offset, catastrophic, writable });
+    return { path, offset, catastrophic, writable: shell.image?.writable ?? false };
   },
   render() {
     // debugfs's open prints nothing on stdout (its catastrophic-mode note went to stderr).

@@ -73,6 +73,17 @@ export function libext2fsMessage(e: unknown): string {
         return "Ext2 inode is not a directory";
       case "Loop":
         return "Too many symbolic links encountered.";
+      // The write side: libext2fs's texts where it has one, so scripts keep matching.
+      case "Exists":
+        return "Ext2 file already exists";
+      case "NotEmpty":
+        return "directory not empty";
+      case "NoSpace":
+        return e.code === "NO_FREE_INODES"
+          ? "Could not allocate inode in ext2 filesystem"
+          : "Could not allocate block in ext2 filesystem";
+      case "ReadOnly":
+        return "Attempt to write to filesystem opened read-only";
       default:
         return e.message;
     }
@@ -164,6 +175,37 @@ export function blockArgs(argv: readonly string[]): { block: number; count: numb
   if (block === 0) throw new CommandError(who, "Invalid block number 0", "BAD_BLOCK");
   const count = argv.length > 2 ? parseBlock(who, argv[2]!, "count") : 1;
   return { block, count };
+}
+
+/**
+ * debugfs's check_fs_read_write: the open filesystem when it may be
+ * written. Throws CommandError `who: filesystem opened read-only` (with
+ * how to open it writable, or why it could not be).
+ */
+export function writableFs(shell: Shell, who: string): Filesystem {
+  const fs = shell.requireFs(who);
+  if (fs.writable) return fs;
+  const reason = shell.image?.readOnlyReason ?? null;
+  const why = reason !== null ? `: ${reason}` : "; open it with -w (or `open -w`) to change it";
+  throw new CommandError(who, `filesystem opened read-only${why}`, "READ_ONLY");
+}
+
+/**
+ * Splits a path the way debugfs's write commands do (strrchr '/'): the
+ * directory part resolved like any path argument (the cwd when there is
+ * none), and the last component as the new name. Throws CommandError when
+ * the directory does not resolve or the name is empty.
+ */
+export function parentOf(
+  shell: Shell,
+  path: string,
+  who: string,
+): { parent: number; name: string } {
+  const slash = path.lastIndexOf("/");
+  const name = slash < 0 ? path : path.slice(slash + 1);
+  if (name === "") throw new CommandError(who, `${path}: no file name`, "BAD_NAME");
+  if (slash < 0) return { parent: shell.cwd, name };
+  return { parent: shell.resolveInode(slash === 0 ? "/" : path.slice(0, slash)), name };
 }
 
 /** The bytes of a name as a byte string (one char per byte). */

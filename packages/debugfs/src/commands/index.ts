@@ -1,6 +1,6 @@
 /**
  * The command table, in the order `help` lists it (debugfs's request table
- * order, restricted to what a read-only inspector offers).
+ * order, restricted to the requests ext4-debug implements).
  */
 import type { CommandDef } from "../command.js";
 import { ffb, ffi, testb, testi } from "./alloc.js";
@@ -13,9 +13,31 @@ import { dumpExtents } from "./extents.js";
 import { logdump } from "./logdump.js";
 import { ls } from "./ls.js";
 import { bmap, filefrag, icheck, imap, ncheck } from "./map.js";
+import { setBlockGroup, setInodeField, setSuperValue } from "./setfields.js";
 import { stat } from "./stat.js";
 import { stats } from "./stats.js";
-import { eaGet, eaList } from "./xattr.js";
+import {
+  clri,
+  copyInode,
+  dirty,
+  expandDir,
+  fallocate,
+  freeb,
+  freei,
+  killFile,
+  link,
+  mkdir,
+  mknod,
+  punch,
+  rm,
+  rmdir,
+  setb,
+  seti,
+  symlink,
+  unlink,
+  write,
+} from "./write.js";
+import { eaGet, eaList, eaRm, eaSet } from "./xattr.js";
 
 /** Every command of ext4-debug. */
 export const COMMANDS: readonly CommandDef[] = [
@@ -23,6 +45,7 @@ export const COMMANDS: readonly CommandDef[] = [
   open,
   close,
   freefrag,
+  dirty,
   stats,
   ncheck,
   icheck,
@@ -33,24 +56,47 @@ export const COMMANDS: readonly CommandDef[] = [
   dumpExtents,
   blocks,
   filefrag,
+  link,
+  unlink,
+  mkdir,
+  rmdir,
+  rm,
+  killFile,
+  copyInode,
+  clri,
+  freei,
+  seti,
   testi,
+  freeb,
+  setb,
   testb,
   ffb,
   ffi,
   pwd,
+  expandDir,
+  mknod,
+  write,
   dump,
   cat,
   rdump,
+  setSuperValue,
+  setInodeField,
+  setBlockGroup,
   logdump,
   htree,
   dxHashCmd,
   dirsearch,
   bmap,
+  fallocate,
+  punch,
+  symlink,
   imap,
   supported,
   blockDump,
   eaList,
   eaGet,
+  eaSet,
+  eaRm,
   help,
   quit,
 ];

@@ -15,6 +15,8 @@ export interface OpenOptions {
   catastrophic?: boolean;
   /** Buffer cache size in bytes. */
   cacheBytes?: number;
+  /** debugfs -w: open read-write so the write commands work. */
+  writable?: boolean;
 }
 
 /** The open image. */
@@ -23,8 +25,12 @@ export interface OpenImage {
   readonly path: string;
   readonly offset: number;
   readonly catastrophic: boolean;
+  /** True when the filesystem was opened read-write (-w and nothing forbade it). */
+  readonly writable: boolean;
+  /** Why a -w open ended up read-only (catastrophic mode, a feature not written), else null. */
+  readonly readOnlyReason: string | null;
   readonly fs: Filesystem;
-  /** What opening had to say (a retry without checksums), or null. */
+  /** What opening had to say (a retry without checksums, a read-only fallback), or null. */
   readonly warning: string | null;
 }
 
@@ -48,7 +54,7 @@ export interface Shell {
    * CommandError `spec: <reason>` when it does not resolve.
    */
   resolveInode(spec: string): number;
-  /** Opens an image read-only. Throws CommandError. */
+  /** Opens an image (read-only unless `options.writable`). Throws CommandError. */
   openImage(path: string, options: OpenOptions): void;
   /** Closes the image. Throws CommandError when none is open. */
   closeImage(who: string): void;

@@ -3,7 +3,7 @@
  * (through the core's test helper; @ext4/core does not export test
  * support), and the real debugfs as the oracle, always with TZ=UTC.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mkfs, scratchDir } from "../../../core/src/test-support/mkfs.js";
@@ -228,4 +228,25 @@ export function splitScriptOutput(out: string, commands: readonly string[]): Map
 /** The `debugfs: <command>` echo line as it appears in latin1-decoded output. */
 function latin1Line(command: string): string {
   return Buffer.from(`debugfs: ${command}\n`, "utf8").toString("latin1");
+}
+
+/**
+ * Runs the real debugfs read-write (`debugfs -w -f -`, TZ=UTC) with one
+ * command per line and returns stdout and stderr, for comparing a write
+ * command with what debugfs -w does on a copy of the same image.
+ */
+export function debugfsWrite(
+  image: string,
+  commands: readonly string[],
+): {
+  stdout: string;
+  stderr: string;
+} {
+  const r = spawnSync("debugfs", ["-w", "-f", "-", image], {
+    input: `${commands.join("\n")}\n`,
+    encoding: "latin1",
+    env: { ...process.env, TZ: "UTC" },
+    maxBuffer: 1 << 28,
+  });
+  return { stdout: r.stdout, stderr: r.stderr };
 }
