@@ -122,4 +122,40 @@ describe("installed commands", () => {
     expect(c.status).toBe(8); // as e2fsck -fn: no usable superblock
     noStackTrace(c.stderr);
   });
+
+  it("a journal the kernel left needing recovery: raw by default, replayed with --replay, recovered by -w", () => {
+    // Committed transactions not yet checkpointed: a snapshot of a live kernel mount.
+    const dirty = join(dir, "dirty.img");
+    execFileSync("mke2fs", ["-q", "-F", "-t", "ext4", dirty, "32M"]);
+    const mnt = join(dir, "kmnt");
+    execFileSync("mkdir", ["-p", mnt]);
+    execFileSync("mount", ["-o", "loop", dirty, mnt]);
+    let snapshot: Buffer;
+    try {
+      execFileSync("sh", ["-c", `mkdir ${mnt}/fresh && echo hello > ${mnt}/fresh/f && sync`]);
+      snapshot = readFileSync(dirty);
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+    writeFileSync(dirty, snapshot);
+    // As debugfs: the image as it is on disk.
+    const raw = run("ext4-debug", ["-R", "cat /fresh/f", dirty]);
+    const theirs = spawnSync("debugfs", ["-R", "cat /fresh/f", dirty], { encoding: "utf8" });
+    expect(raw.stdout).toBe(theirs.stdout);
+    // --replay: the recovered filesystem, in memory; the image is not written.
+    const rep = run("ext4-debug", ["--replay", "-R", "cat /fresh/f", dirty]);
+    expect(rep.status, rep.stderr).toBe(0);
+    expect(rep.stdout).toBe("hello\n");
+    expect(rep.stderr).toMatch(/journal recovered in memory: [1-9]\d* transactions/);
+    expect(readFileSync(dirty).equals(snapshot)).toBe(true);
+    const chk = run("ext4-check", ["--replay", dirty]);
+    expect(chk.status, chk.stdout).toBe(0);
+    // -w recovers on the image first, then e2fsck finds it clean.
+    const w = run("ext4-debug", ["-w", "-R", "mkdir /after", dirty]);
+    expect(w.status, w.stderr).toBe(0);
+    expect(w.stderr).toMatch(/journal recovered on the image/);
+    const fsck = spawnSync("e2fsck", ["-fn", dirty], { encoding: "utf8" });
+    expect(fsck.status, fsck.stdout).toBe(0);
+    expect(run("ext4-debug", ["-R", "cat /fresh/f", dirty]).stdout).toBe("hello\n");
+  });
 });

@@ -58,19 +58,33 @@ export function openImage(path: string, options: OpenOptions = {}): OpenImage {
       }
     }
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    // Read-only, the image as it is on disk (as debugfs) unless --replay asks
+    // for the recovered view; read-write, the journal is recovered first.
+    const journal = wantWrite || options.replay === true ? "replay" : "ignore";
     let fs: Filesystem;
     try {
-      fs = Filesystem.open(device, { cacheBytes, writable: wantWrite });
+      fs = Filesystem.open(device, { cacheBytes, writable: wantWrite, journal });
     } catch (e) {
       // debugfs goes on with checksum errors ignored when the superblock or a descriptor fails its checksum.
       if (!(isExt4Error(e) && (e.code === "SB_BAD_CHECKSUM" || e.code === "GD_BAD_CHECKSUM"))) {
         throw e;
       }
-      fs = Filesystem.open(device, { cacheBytes, writable: wantWrite, verifyChecksums: false });
+      fs = Filesystem.open(device, {
+        cacheBytes,
+        writable: wantWrite,
+        journal,
+        verifyChecksums: false,
+      });
       warnings.push(
         e.code === "SB_BAD_CHECKSUM"
           ? "Checksum errors in superblock!  Retrying..."
           : "Checksum errors in group descriptors!  Retrying with checksum errors ignored...",
+      );
+    }
+    const rec = fs.recovery;
+    if (rec !== null) {
+      warnings.push(
+        `${path}: journal recovered ${rec.inMemory ? "in memory" : "on the image"}: ${rec.transactions} transactions, ${rec.blocks} blocks`,
       );
     }
     if (wantWrite && !fs.writable) {

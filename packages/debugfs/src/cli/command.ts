@@ -45,6 +45,10 @@ export default class Ext4Debug extends Command {
       description:
         "open the image read-write so the write commands work; it is marked clean again at exit",
     }),
+    replay: Flags.boolean({
+      description:
+        "show a journal that needs recovery as replayed, in memory (the image is not written; -w always recovers it on the image)",
+    }),
   };
   static override examples = [
     "<%= config.bin %> disk.img",
@@ -60,6 +64,7 @@ export default class Ext4Debug extends Command {
       json: this.jsonEnabled(),
       catastrophic: flags.catastrophic,
       writable: flags.writable,
+      replay: flags.replay,
     };
     if (args.image !== undefined) options.image = args.image;
     if (flags.request !== undefined) options.request = flags.request;

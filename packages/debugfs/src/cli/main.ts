@@ -26,6 +26,8 @@ export interface CliOptions {
   catastrophic?: boolean;
   /** `-w`: open the image read-write (debugfs -w). */
   writable?: boolean;
+  /** `--replay`: a read-only open shows the journal replayed, in memory. */
+  replay?: boolean;
 }
 
 /** Where the CLI's output goes (process streams in production, buffers in tests). */
@@ -81,6 +83,7 @@ async function runSession(session: Session, options: CliOptions, io: CliIo): Pro
         ...(options.offset !== undefined ? { offset: options.offset } : {}),
         ...(options.catastrophic === true ? { catastrophic: true } : {}),
         ...(options.writable === true ? { writable: true } : {}),
+        ...(options.replay === true ? { replay: true } : {}),
       });
     } catch (e) {
       const err = describeFailure("ext4-debug", e);

@@ -17,6 +17,13 @@ export interface OpenOptions {
   cacheBytes?: number;
   /** debugfs -w: open read-write so the write commands work. */
   writable?: boolean;
+  /**
+   * Replay a journal that needs recovery, in memory, when opening
+   * read-only (`--replay`; debugfs shows the image as it is on disk, and so
+   * does ext4-debug by default). A read-write open always recovers the
+   * journal on the image first, as a mount would.
+   */
+  replay?: boolean;
 }
 
 /** The open image. */
