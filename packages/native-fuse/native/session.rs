@@ -732,9 +732,10 @@ fn fast_read(
     }
     let total = plan.len as usize;
     drop(plan);
-    write_reply(fd, h.unique, 0, &[&data[..total]]);
+    // Counted before the reply: once the kernel has it, the caller may read the stats.
     bump(&sess.stats.fast_reads, 1);
     bump(&sess.stats.fast_read_bytes, total as u64);
+    write_reply(fd, h.unique, 0, &[&data[..total]]);
     true
 }
 
@@ -784,9 +785,10 @@ fn fast_write(
     drop(plan);
     let mut out = [0u8; WRITE_OUT_SIZE];
     out[0..4].copy_from_slice(&(size as u32).to_le_bytes());
-    write_reply(fd, h.unique, 0, &[&out]);
+    // Counted before the reply: once the kernel has it, the caller may read the stats.
     bump(&sess.stats.fast_writes, 1);
     bump(&sess.stats.fast_write_bytes, size as u64);
+    write_reply(fd, h.unique, 0, &[&out]);
     true
 }
 
