@@ -193,9 +193,10 @@ export class Allocator {
    * is initialised first (ext4_init_block_bitmap: the group's own
    * superblock/GDT copies, bitmaps and inode table marked, the padding past
    * the last cluster set) and the flag cleared. The caller changes the
-   * buffer and calls dirty() before any other cache call.
+   * buffer and calls dirty() before any other cache call. Throws
+   * BadChecksum (BITMAP_BAD_CHECKSUM) for a bitmap whose checksum fails.
    */
-  private writeBlockBits(g: number): Uint8Array {
+  blockBitsForWrite(g: number): Uint8Array {
     const sb = this.e.geo;
     // OK to assert: as above.
     const gd = this.e.meta.groups[g]!;
@@ -293,7 +294,7 @@ export class Allocator {
         group: g,
       });
     }
-    const buf = this.writeBlockBits(g);
+    const buf = this.blockBitsForWrite(g);
     if (countBits(buf, bit, len) !== 0) {
       throw corrupt("BITMAP_INCONSISTENT", `blocks ${start}+${len} are already in use`, {
         group: g,
@@ -336,7 +337,7 @@ export class Allocator {
       left -= n;
     }
     for (const { g, bit, n } of parts) {
-      const buf = this.writeBlockBits(g);
+      const buf = this.blockBitsForWrite(g);
       fillBits(buf, bit, n, false);
       // OK to assert: g < groupCount.
       this.e.dirty(this.e.meta.groups[g]!.blockBitmap);
@@ -366,7 +367,14 @@ export class Allocator {
 
   // ---- inodes ----
 
-  private inodeBitsForWrite(g: number): Uint8Array {
+  /**
+   * The cache buffer of `g`'s inode bitmap for change: an INODE_UNINIT
+   * group is initialised first (ext4_init_inode_bitmap: all clear, the
+   * padding past s_inodes_per_group set) and the flag cleared. The caller
+   * changes the buffer and calls dirty() before any other cache call.
+   * Throws BadChecksum (BITMAP_BAD_CHECKSUM) for a bitmap whose checksum fails.
+   */
+  inodeBitsForWrite(g: number): Uint8Array {
     const sb = this.e.geo;
     // OK to assert: g < groupCount.
     const gd = this.e.meta.groups[g]!;
@@ -528,7 +536,7 @@ export class Allocator {
       this.e.dirty(groups[g]!.inodeBitmap);
       this.e.meta.inodeBitmapsChanged.add(g);
       if (sb.features.groupDescCsum && (groups[g]!.flags & EXT4_BG_BLOCK_UNINIT) !== 0) {
-        this.writeBlockBits(g);
+        this.blockBitsForWrite(g);
       }
       // OK to assert: as above.
       const gd = groups[g]!;

@@ -23,13 +23,7 @@ import { lookup, nameBytes } from "../dir/read.js";
 import { addEntry, removeEntry } from "../dir/write.js";
 import { DirWriter } from "../dir/writer.js";
 import { Ext4Error, type Ext4ErrorContext, fsError } from "../errors.js";
-import {
-  blockBitmapChecksumValid,
-  fillBits,
-  inodeBitmapChecksumValid,
-  testBit,
-  uninitBlockBitmap,
-} from "../format/bitmap.js";
+import { fillBits, testBit, uninitBlockBitmap } from "../format/bitmap.js";
 import {
   EXT4_BG_BLOCK_UNINIT,
   EXT4_BG_INODE_UNINIT,
@@ -613,7 +607,7 @@ export class RawEditor {
         const g = Math.floor((b - sb.firstDataBlock) / sb.blocksPerGroup);
         const first = groupFirstBlock(sb, g);
         const n = Math.min(start + count, first + sb.blocksPerGroup) - b;
-        const buf = this.blockBitsForWrite(g);
+        const buf = this.e.alloc.blockBitsForWrite(g);
         for (let i = 0; i < n; i++) {
           const bit = Math.floor((b + i - first) / sb.clusterRatio);
           if (testBit(buf, bit) === inUse) unchanged.add(b + i);
@@ -654,7 +648,7 @@ export class RawEditor {
         const g = Math.floor((i - 1) / sb.inodesPerGroup);
         const idx = (i - 1) % sb.inodesPerGroup;
         const n = Math.min(ino + count - i, sb.inodesPerGroup - idx);
-        const buf = this.inodeBitsForWrite(g);
+        const buf = this.e.alloc.inodeBitsForWrite(g);
         for (let k = 0; k < n; k++) {
           if (testBit(buf, idx + k) === inUse) unchanged.add(i + k);
           else fillBits(buf, idx + k, 1, inUse);
@@ -666,67 +660,6 @@ export class RawEditor {
       }
       return { unchanged: unchanged.runs };
     });
-  }
-
-  /**
-   * The cache buffer of group `g`'s block bitmap, to change and declare
-   * dirty right away; a BLOCK_UNINIT group is initialised as
-   * ext4_init_block_bitmap would (the allocator does the same on first use).
-   */
-  private blockBitsForWrite(g: number): Uint8Array {
-    const e = this.e;
-    const sb = e.geo;
-    // OK to assert: callers derive g from validated block numbers.
-    const gd = e.meta.groups[g]!;
-    if (sb.features.groupDescCsum && (gd.flags & EXT4_BG_BLOCK_UNINIT) !== 0) {
-      const bm = uninitBlockBitmap(sb, gd, g);
-      e.meta.updateGroup(g, { flags: gd.flags & ~EXT4_BG_BLOCK_UNINIT });
-      e.meta.blockBitmapsChanged.add(g);
-      const buf = e.zeroBlock(gd.blockBitmap);
-      buf.set(bm.bytes);
-      e.dirty(gd.blockBitmap);
-      return e.host.readBlock(gd.blockBitmap, { group: g });
-    }
-    const buf = e.host.readBlock(gd.blockBitmap, { group: g });
-    if (
-      e.host.verifyChecksums &&
-      !e.meta.blockBitmapsChanged.has(g) &&
-      !blockBitmapChecksumValid(sb, gd, buf)
-    ) {
-      throw new Ext4Error("BadChecksum", "BITMAP_BAD_CHECKSUM", "block bitmap checksum mismatch", {
-        group: g,
-        block: gd.blockBitmap,
-      });
-    }
-    return buf;
-  }
-
-  /** As {@link blockBitsForWrite} for the inode bitmap (ext4_init_inode_bitmap for INODE_UNINIT). */
-  private inodeBitsForWrite(g: number): Uint8Array {
-    const e = this.e;
-    const sb = e.geo;
-    // OK to assert: as above.
-    const gd = e.meta.groups[g]!;
-    if (sb.features.groupDescCsum && (gd.flags & EXT4_BG_INODE_UNINIT) !== 0) {
-      e.meta.updateGroup(g, { flags: gd.flags & ~EXT4_BG_INODE_UNINIT });
-      e.meta.inodeBitmapsChanged.add(g);
-      const buf = e.zeroBlock(gd.inodeBitmap);
-      fillBits(buf, sb.inodesPerGroup, sb.blockSize * 8 - sb.inodesPerGroup, true);
-      e.dirty(gd.inodeBitmap);
-      return buf;
-    }
-    const buf = e.host.readBlock(gd.inodeBitmap, { group: g });
-    if (
-      e.host.verifyChecksums &&
-      !e.meta.inodeBitmapsChanged.has(g) &&
-      !inodeBitmapChecksumValid(sb, gd, buf)
-    ) {
-      throw new Ext4Error("BadChecksum", "BITMAP_BAD_CHECKSUM", "inode bitmap checksum mismatch", {
-        group: g,
-        block: gd.inodeBitmap,
-      });
-    }
-    return buf;
   }
 
   // ---- superblock ----

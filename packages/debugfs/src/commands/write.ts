@@ -12,7 +12,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Filesystem, fsError, lookup, type NumberRun } from "@ext4/core";
+import { type Filesystem, fsError, lookup, type NumberRun, type RawEditor } from "@ext4/core";
 import { CommandError, defineCommand, usageError } from "../command.js";
 import type { Shell } from "../shell/context.js";
 import { parseCNumber } from "../shell/parse.js";
@@ -553,46 +553,51 @@ function blockRangeArgs(
 /** debugfs prints an open end as ~0ULL. */
 const OPEN_END = "18446744073709551615";
 
+/** A `<file> start_blk [end_blk]` command calling `edit` on the raw editor (punch, fallocate). */
+function blockRangeCommand(def: {
+  name: string;
+  aliases: string[];
+  help: string;
+  verb: string;
+  edit: (editor: RawEditor, ino: number, start: number, end: number | null) => void;
+}) {
+  return defineCommand<{ inode: number; start: number; end: number | null }>({
+    name: def.name,
+    aliases: def.aliases,
+    usage: "<file> start_blk [end_blk]",
+    help: def.help,
+    needsFs: true,
+    run(shell, argv) {
+      const { fs, ino, start, end } = blockRangeArgs(shell, argv);
+      core(
+        argv[0]!,
+        () => def.edit(fs.raw(), ino, start, end),
+        `while ${def.verb} inode ${ino} from ${start} to ${end ?? OPEN_END}`,
+      );
+      return { inode: ino, start, end };
+    },
+    render() {
+      return "";
+    },
+  });
+}
+
 /** punch/truncate <file> start_blk [end_blk]: frees the blocks of the range (to the end when open). */
-export const punch = defineCommand<{ inode: number; start: number; end: number | null }>({
+export const punch = blockRangeCommand({
   name: "punch",
   aliases: ["truncate"],
-  usage: "<file> start_blk [end_blk]",
   help: "Punch (or truncate) blocks from an inode by deallocating them",
-  needsFs: true,
-  run(shell, argv) {
-    const { fs, ino, start, end } = blockRangeArgs(shell, argv);
-    core(
-      argv[0]!,
-      () => fs.raw().punch(ino, start, end),
-      `while truncating inode ${ino} from ${start} to ${end ?? OPEN_END}`,
-    );
-    return { inode: ino, start, end };
-  },
-  render() {
-    return "";
-  },
+  verb: "truncating",
+  edit: (editor, ino, start, end) => editor.punch(ino, start, end),
 });
 
 /** fallocate <file> start_blk [end_blk]: maps blocks into the range, i_size unchanged. */
-export const fallocate = defineCommand<{ inode: number; start: number; end: number | null }>({
+export const fallocate = blockRangeCommand({
   name: "fallocate",
   aliases: [],
-  usage: "<file> start_blk [end_blk]",
   help: "Allocate uninitialized blocks to an inode",
-  needsFs: true,
-  run(shell, argv) {
-    const { fs, ino, start, end } = blockRangeArgs(shell, argv);
-    core(
-      argv[0]!,
-      () => fs.raw().allocate(ino, start, end),
-      `while fallocating inode ${ino} from ${start} to ${end ?? OPEN_END}`,
-    );
-    return { inode: ino, start, end };
-  },
-  render() {
-    return "";
-  },
+  verb: "fallocating",
+  edit: (editor, ino, start, end) => editor.allocate(ino, start, end),
 });
 
 /** dirty_filesys/dirty [-clean]: clears (or with -clean sets) the valid flag in s_state. */
