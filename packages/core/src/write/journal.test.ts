@@ -227,6 +227,55 @@ describe("journaled writes", () => {
     expectFsckClean(writeImage(mem.bytes, "wrap-uncut"));
   });
 
+  it("a damaged log never crashes or hangs recovery: Ext4Error or a consistent open", () => {
+    const image = freshImage("ext4-1k", 16 << 20, ["-J", "size=1"]);
+    const dev = new FaultDevice(new MemoryDevice(new Uint8Array(readFileSync(image))));
+    const fs = Filesystem.open(dev, { writable: true });
+    const d = fs.mkdir(2, "z", { ...OWNER, mode: 0o755 });
+    for (let i = 0; i < 30; i++) {
+      fs.create(d.ino, `c${i}`, OWNER);
+      if (i % 5 === 4) fs.commit();
+    }
+    const crashed = dev.durableImage();
+    const probe = Filesystem.open(new MemoryDevice(crashed.slice(), { readOnly: true }), {
+      journal: "ignore",
+    });
+    const j = probe.journal();
+    expect(j?.isEmpty).toBe(false);
+    const jsb = j!.superblock;
+    // The log area's physical blocks (the journal inode is contiguous on a fresh image).
+    const first = j!.physicalBlock(jsb.first);
+    const logBytes = 64 * 1024;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ at: fc.nat(logBytes - 1), bit: fc.nat(7) }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        fc.boolean(),
+        (flips, writable) => {
+          const bytes = crashed.slice();
+          for (const f of flips) bytes[first * 1024 + f.at]! ^= 1 << f.bit;
+          try {
+            const opened = Filesystem.open(new MemoryDevice(bytes, { readOnly: !writable }), {
+              writable,
+            });
+            // Whatever replayed must still read as a filesystem or fail typed.
+            try {
+              treeOf(opened);
+            } catch (e) {
+              if (!isExt4Error(e)) throw e;
+            }
+            if (writable) opened.close();
+          } catch (e) {
+            if (!isExt4Error(e)) throw e;
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it("refuses a writable open that ignores a journal needing recovery", () => {
     const image = freshImage("ext4", 32 << 20);
     const dev = new FaultDevice(new MemoryDevice(new Uint8Array(readFileSync(image))));
