@@ -7,7 +7,7 @@
  * mounted and after, journal and feature refusals, and `kill -9` of the
  * server: the mountpoint is recoverable and the next mount works.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -372,4 +372,53 @@ describe("kill -9", () => {
     expect(debugfsOut(image, "stats")).not.toMatch(/First orphan inode:\s+[1-9]/);
     expectClean(image);
   }, 90_000);
+
+  it("in the middle of a heavy workload: every recovery ends consistent with all fsync'ed data", async () => {
+    const image = freshImage("ext4", 128 << 20);
+    const s = spawnCli([image, mp, "-f"]);
+    try {
+      expect(await waitFor(() => mountOf(mp) !== null)).toBe(true);
+      // Something fsync'ed that must survive, then churn that is cut short.
+      await shOk(
+        `mkdir ${mp}/kept && head -c 3000000 /dev/zero | tr '\\0' k > ${mp}/kept/big && sync -f ${mp}/kept/big`,
+      );
+      const churn = spawn(
+        "sh",
+        [
+          "-c",
+          `i=0; while [ $i -lt 100000 ]; do i=$((i+1)); d=${mp}/w$((i % 7)); mkdir -p $d; ` +
+            `head -c $(( (i * 7919) % 40000 )) /dev/urandom > $d/f$i; ` +
+            `[ $((i % 3)) -eq 0 ] && rm -f $d/f$((i - 2)); ` +
+            `[ $((i % 5)) -eq 0 ] && mv $d/f$((i - 1)) ${mp}/w$(((i + 1) % 7))/m$i 2>/dev/null; ` +
+            `[ $((i % 50)) -eq 0 ] && sync -f ${mp}; done`,
+        ],
+        { stdio: "ignore" },
+      );
+      // Let it run through several commits (fsyncs and the 5 s timer), then kill the server.
+      await new Promise((r) => setTimeout(r, 6500));
+      s.proc.kill("SIGKILL");
+      expect(await s.exited).toBe("SIGKILL");
+      churn.kill("SIGKILL");
+    } finally {
+      s.proc.kill("SIGKILL");
+    }
+    await run("umount", ["-l", mp]);
+    expect(await waitFor(() => mountOf(mp) === null)).toBe(true);
+    for (const who of ["e2fsck", "fuse4fs"] as const) {
+      const copy = `${image}.${who}`;
+      copyFileSync(image, copy);
+      if (who === "e2fsck") {
+        const fix = await run("e2fsck", ["-fy", copy]);
+        expect(fix.code, fix.stdout).toBeLessThanOrEqual(1);
+      } else {
+        await withMount(copy, [], async (_m, mp2) => {
+          expect((await shOk(`wc -c < ${mp2}/kept/big`)).trim()).toBe("3000000");
+          // The churn's committed part is there too (it synced every 50 files).
+          expect(Number((await shOk(`find ${mp2} -name 'f*' | wc -l`)).trim())).toBeGreaterThan(20);
+        });
+      }
+      expectClean(copy);
+      expect(debugfsOut(copy, "stat /kept/big")).toMatch(/Size: 3000000/);
+    }
+  }, 120_000);
 });
