@@ -81,6 +81,7 @@ import { cleanupOrphans, releaseAll } from "./write/cleanup.js";
 import { deleteInode } from "./write/delete.js";
 import { growDir } from "./write/directory.js";
 import { type SpacePolicy, WriteEngine } from "./write/engine.js";
+import { cStringField, type ErrorRecord, saveErrorInfo } from "./write/error-record.js";
 import { copyRange, fallocate, seekDataHole, type WriteResult, writeFile } from "./write/file.js";
 import { setFeature, writeBlockers } from "./write/gate.js";
 import { clearInline, inlineCapacity, setInlineContent } from "./write/inline.js";
@@ -1739,6 +1740,34 @@ export class Filesystem {
    */
   sync(): void {
     if (this.engine === null || this.closed) return;
+    this.flushAll();
+  }
+
+  /**
+   * Sets s_last_mounted (the directory the filesystem is mounted on, at
+   * most 64 bytes kept; the kernel's ext4_sample_last_mounted) and writes
+   * the superblock home at once. A no-op when read-only. Throws Ext4Error (Io).
+   */
+  setLastMounted(path: string): void {
+    const e = this.engine;
+    if (e === null || this.closed) return;
+    e.op(() => this.meta.sbSetRaw({ s_last_mounted: cStringField(path, 64) }));
+    this.flushAll();
+  }
+
+  /**
+   * Records an error met while serving, as ext4_handle_error does
+   * (write/error-record.ts): EXT4_ERROR_FS, s_error_count, the first and
+   * last error fields, kept in the state a clean unmount restores; then
+   * writes everything home at once (ext4_commit_super does not wait for
+   * the journal). A no-op when read-only. Throws Ext4Error (Io).
+   */
+  recordError(record: ErrorRecord): void {
+    const e = this.engine;
+    if (e === null || this.closed) return;
+    e.op(() => saveErrorInfo(this.meta, record));
+    // sbi->s_mount_state |= EXT4_ERROR_FS: the unmount keeps the error.
+    this.stateAtOpen |= EXT4_ERROR_FS;
     this.flushAll();
   }
 

@@ -33,6 +33,7 @@ export {
   XATTR_SIZE_MAX,
 } from "./write/attr.js";
 export { EXT4_EXTRA_TIMESTAMP_MAX, type SpacePolicy } from "./write/engine.js";
+export { type ErrorRecord, EXT4_ERR } from "./write/error-record.js";
 export { FALLOC, maxFileBytes, type WriteResult } from "./write/file.js";
 export type { JournalStats } from "./write/journal-writer.js";
 export {

@@ -1,9 +1,7 @@
 /**
  * Claiming an image: mountinfo parsing (escapes, optional fields), finding
  * an existing mount by device, loop device or source, device numbers as
- * the kernel prints them, the lock between two openers, and the
- * superblock overlay (s_last_mounted and the kernel's error record, read
- * back by debugfs with a valid checksum).
+ * the kernel prints them, and the lock between two openers.
  */
 import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
@@ -67,64 +65,5 @@ describe("openImage", () => {
   it("refuses an offset past the end", () => {
     const image = freshImage("ext4", 8 << 20);
     expect(() => openImage(image, { readOnly: true, offset: 9 << 20 })).toThrow(/past the end/);
-  });
-});
-
-describe("SuperblockOverlay", () => {
-  it("keeps s_last_mounted and the error record in every superblock write, checksummed", () => {
-    const image = freshImage("ext4", 16 << 20);
-    const img = openImage(image, { readOnly: false, offset: 0 });
-    img.device.setLastMounted("/mnt/somewhere");
-    const fs = Filesystem.open(img.device, { writable: true });
-    img.device.recordError({
-      time: 1_800_000_000,
-      ino: 12,
-      block: 345,
-      func: "fuse4fs_read",
-      line: 0,
-      errcode: 5,
-    });
-    img.device.recordError({
-      time: 1_800_000_100,
-      ino: 13,
-      block: 0,
-      func: "fuse4fs_lookup",
-      line: 0,
-      errcode: 4,
-    });
-    fs.sync();
-    fs.close();
-    const stats = debugfsOut(image, "stats");
-    expect(stats).toMatch(/Last mounted on:\s+\/mnt\/somewhere/);
-    expect(stats).toMatch(/Filesystem state:\s+clean with errors/);
-    expect(stats).toMatch(/FS Error count:\s+2/);
-    expect(stats).toMatch(/First error function:\s+fuse4fs_read/);
-    expect(stats).toMatch(/First error inode #:\s+12/);
-    expect(stats).toMatch(/First error block #:\s+345/);
-    expect(stats).toMatch(/First error err:\s+EFSCORRUPTED/);
-    expect(stats).toMatch(/Last error function:\s+fuse4fs_lookup/);
-    expect(stats).toMatch(/Last error err:\s+EFSBADCRC/);
-    expect(stats).not.toMatch(/checksum does not match/i);
-    // e2fsck sees a filesystem with errors but nothing wrong in it.
-    const out = (() => {
-      try {
-        return execFileSync("e2fsck", ["-fn", image], {
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-      } catch (e) {
-        return String((e as { stdout?: string }).stdout);
-      }
-    })();
-    expect(out).not.toMatch(/Superblock checksum|Fix\?/);
-  });
-
-  it("changes nothing without errors or a mount point to record", () => {
-    const image = freshImage("ext4", 16 << 20);
-    const img = openImage(image, { readOnly: false, offset: 0 });
-    const fs = Filesystem.open(img.device, { writable: true });
-    fs.close();
-    expectClean(image);
-    expect(debugfsOut(image, "stats")).toMatch(/Last mounted on:\s+<not available>/);
   });
 });

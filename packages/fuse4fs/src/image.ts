@@ -9,7 +9,6 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { type BlockDevice, FileDevice, IoError, OffsetDevice } from "@ext4/iocache";
 import { flock, isFuseError } from "@ext4/native-fuse";
-import { SuperblockOverlay } from "./overlay.js";
 
 /** Why an image cannot be used; `message` is one line for the user. */
 export class ImageError extends Error {
@@ -119,8 +118,8 @@ export function findExistingMount(
 export interface OpenedImage {
   /** The resolved path. */
   readonly path: string;
-  /** The device the core uses (window at the offset, superblock overlay). */
-  readonly device: SuperblockOverlay;
+  /** The device the core uses (the window at the offset). */
+  readonly device: BlockDevice;
   /** The image descriptor for the native fast path (device offsets add {@link offset}). */
   readonly fd: number;
   /** Byte offset of the filesystem in the image. */
@@ -214,7 +213,7 @@ export function openImage(
   }
   return {
     path,
-    device: new SuperblockOverlay(inner),
+    device: inner,
     fd: file.fd,
     offset: options.offset,
     isBlockDevice,

@@ -65,6 +65,5 @@ export {
   splitOptions,
   usage,
 } from "./options.js";
-export { type ErrorRecord, EXT4_ERR, SuperblockOverlay } from "./overlay.js";
 export { type DirKind, DirStream, dirKind, hashCookie, type ListedEntry } from "./readdir.js";
 export { Fuse4fsServer, type ServerConfig, type SessionPort } from "./server.js";

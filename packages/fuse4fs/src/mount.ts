@@ -202,7 +202,6 @@ export async function mountImage(
     if (e instanceof ImageError) throw new MountError(e.code, e.message, { cause: e });
     throw e;
   }
-  if (!opts.readOnly) img.device.setLastMounted(mp);
   const fs = openFilesystem(img, opts, image);
   const rec = fs.recovery;
   if (rec !== null) {
@@ -210,6 +209,24 @@ export async function mountImage(
       `fuse4fs: ${image}: journal recovered ${rec.inMemory ? "in memory (read-only mount: the image is not written)" : "on the image"}: ` +
         `${rec.transactions} transactions, ${rec.blocks} blocks${rec.skipped > 0 ? `, ${rec.skipped} damaged copies skipped` : ""}`,
     );
+  }
+  if (fs.writable) {
+    try {
+      fs.setLastMounted(mp);
+    } catch (e) {
+      try {
+        fs.close();
+      } catch {
+        // Reported by the failure below.
+      }
+      throw new MountError(
+        "FILESYSTEM",
+        `${image}: cannot write the superblock: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
   }
   const fail = (e: unknown): never => {
     try {
@@ -242,7 +259,6 @@ export async function mountImage(
   }
   const server = new Fuse4fsServer(
     fs,
-    img.device,
     {
       readOnly: opts.readOnly,
       errors: opts.errors ?? superblockErrors(fs.superblock.errors),

@@ -14,6 +14,7 @@
 import {
   type AclEntry,
   decodePosixAclXattr,
+  EXT4_ERR,
   Ext4Error,
   encodePosixAclXattr,
   errnoOf,
@@ -64,7 +65,6 @@ import {
 } from "./attr.js";
 import { MappingPublisher, type MappingSink } from "./mapping.js";
 import type { AtimeMode, ErrorsBehavior } from "./options.js";
-import { EXT4_ERR, type SuperblockOverlay } from "./overlay.js";
 import { DirStream, type ListedEntry } from "./readdir.js";
 
 /** How the server behaves (derived from the mount options). */
@@ -177,7 +177,6 @@ export class Fuse4fsServer {
 
   constructor(
     readonly fs: Filesystem,
-    private readonly overlay: SuperblockOverlay | null,
     private readonly config: ServerConfig,
     private readonly deviceOffset: number,
     private readonly log: (line: string) => void,
@@ -258,9 +257,9 @@ export class Fuse4fsServer {
     this.log(
       `fuse4fs: ${op}: ${e.kind === "Io" ? "I/O error" : "corruption"} [${e.code}] ${e.message}${where}`,
     );
-    if (this.overlay !== null && this.fs.writable && !this.overlay.readOnly) {
+    if (this.fs.writable) {
       try {
-        this.overlay.recordError({
+        this.fs.recordError({
           time: nowSeconds(),
           ino: inode,
           block,

@@ -7,7 +7,9 @@
  */
 import { type GroupDesc, parseGroupDesc } from "../format/group-desc.js";
 import {
+  encodeRawSuperblock,
   parseSuperblock,
+  type RawSuperblock,
   SUPERBLOCK,
   type Superblock,
   type SuperblockField,
@@ -77,6 +79,13 @@ export class MetaState {
   /** Sets a numeric superblock field. */
   sbSet(field: SuperblockField, value: number): void {
     SUPERBLOCK.set(this.sbView, field, value);
+    this.stale = true;
+    this.sbChanged = true;
+  }
+
+  /** Sets several superblock fields at once, byte arrays included (s_last_mounted, error function names). */
+  sbSetRaw(raw: Partial<RawSuperblock>): void {
+    encodeRawSuperblock(this.sbView, raw);
     this.stale = true;
     this.sbChanged = true;
   }
