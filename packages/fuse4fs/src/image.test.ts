@@ -1,15 +1,7 @@
-/**
- * Claiming an image: mountinfo parsing (escapes, optional fields), finding
- * an existing mount by device, loop device or source, device numbers as
- * the kernel prints them, and the lock between two openers.
- */
-import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
-import { Filesystem } from "@ext4/core";
 import { describe, expect, it } from "vitest";
 import { freshImage } from "../../core/src/test-support/rw.js";
 import { devString, findExistingMount, ImageError, openImage, parseMountInfo } from "./image.js";
-import { debugfsOut, expectClean } from "./test-support/harness.js";
 
 describe("mountinfo", () => {
   const text = [
