@@ -3,6 +3,7 @@
  * an {@link Ext4Error} with a discriminant `kind` and a stable string `code`;
  * callers switch on `kind`, scripts and JSON output key on `code`.
  */
+import { IoError } from "@ext4/iocache";
 
 /** The kinds of failure; each maps to exactly one errno in {@link errnoOf}. */
 export type Ext4ErrorKind =
@@ -131,4 +132,22 @@ export function errnoFor(e: unknown): string {
     return e.errno;
   }
   return "EIO";
+}
+
+/**
+ * Runs a device or cache call, turning its failures (IoError, and the
+ * cache's RangeError past the device end) into Ext4Error Io with `ctx`.
+ */
+export function io<T>(fn: () => T, ctx: Ext4ErrorContext = {}): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Ext4Error) throw e;
+    if (e instanceof IoError || e instanceof RangeError) {
+      throw new Ext4Error("Io", `IO_${e instanceof IoError ? e.errno : "RANGE"}`, e.message, ctx, {
+        cause: e,
+      });
+    }
+    throw e;
+  }
 }

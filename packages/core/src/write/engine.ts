@@ -10,7 +10,7 @@
  * the next starts, so nothing here needs a lock.
  */
 import type { BufferCache } from "@ext4/iocache";
-import { corrupt, type Ext4ErrorContext, fsError } from "../errors.js";
+import { corrupt, type Ext4ErrorContext, fsError, io } from "../errors.js";
 import { blockBitmapChecksum, inodeBitmapChecksum } from "../format/bitmap.js";
 import { encodeExtentNode } from "../format/extent.js";
 import {
@@ -235,7 +235,8 @@ export class WriteEngine {
         }
         // Between operations the cache is consistent: a transaction that
         // grew large commits here rather than waiting for the timer.
-        if (ok && this.journal?.full === true) this.journal.commit();
+        const j = this.journal;
+        if (ok && j?.full === true) io(() => j.commit());
       }
     }
   }

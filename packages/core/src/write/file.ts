@@ -7,8 +7,7 @@
  * within the filesystem — on extent trees, legacy indirect maps and inline
  * data, with the kernel's size limits.
  */
-import { IoError } from "@ext4/iocache";
-import { Ext4Error, type Ext4ErrorContext, fsError } from "../errors.js";
+import { Ext4Error, type Ext4ErrorContext, fsError, io } from "../errors.js";
 import { InodeFlags } from "../format/inode.js";
 import type { Superblock } from "../format/superblock.js";
 import type { Inode } from "../inode.js";
@@ -79,21 +78,6 @@ export function maxFileBytes(sb: Superblock, extents: boolean): number {
 export function inodeMaxBytes(e: WriteEngine, w: WorkInode): number {
   const extents = w.usesExtents() || (w.hasInline() && e.geo.features.has("extent"));
   return maxFileBytes(e.geo, extents);
-}
-
-/** Runs a cache call, turning device failures into Ext4Error Io. */
-export function io<T>(fn: () => T, ctx: Ext4ErrorContext): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof Ext4Error) throw e;
-    if (e instanceof IoError || e instanceof RangeError) {
-      throw new Ext4Error("Io", `IO_${e instanceof IoError ? e.errno : "RANGE"}`, e.message, ctx, {
-        cause: e,
-      });
-    }
-    throw e;
-  }
 }
 
 function ctxOf(w: WorkInode): Ext4ErrorContext {
