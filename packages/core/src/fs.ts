@@ -22,6 +22,7 @@ import {
   inodeBitmapChecksumValid,
   uninitBlockBitmap,
 } from "./format/bitmap.js";
+import { decodeExtentNode, type ExtentNodeData } from "./format/extent.js";
 import {
   EXT4_BG_BLOCK_UNINIT,
   EXT4_BG_INODE_UNINIT,
@@ -30,12 +31,14 @@ import {
   parseGroupDesc,
 } from "./format/group-desc.js";
 import {
-  decodeInode,
+  checkInode,
+  decodeOwnedInode,
   EXT4_ROOT_INO,
+  InodeBytes,
   type InodeDecodeParams,
   InodeFlags,
-  inodeChecksumValid,
   inodeCsumSeed,
+  ownedInodeChecksumValid,
   type Timestamp,
 } from "./format/inode.js";
 import { parseJournalSuperblock } from "./format/jbd2.js";
@@ -58,7 +61,7 @@ import {
   xattrEaInodeValueHash,
   xattrEntryHash,
 } from "./format/xattr.js";
-import { Inode } from "./inode.js";
+import { Inode, type InodeEnv } from "./inode.js";
 import { Journal } from "./journal.js";
 import {
   type ExtentTreeNode,
@@ -202,6 +205,17 @@ function wallNow(): Timestamp {
   return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 };
 }
 
+/** Inode table blocks read ahead on a miss: the kernel's default inode_readahead_blks. */
+const INODE_READAHEAD_BLOCKS = 32;
+
+/**
+ * Size of the slabs inode copies are carved from (see Filesystem.inodeCopy):
+ * 64 inodes of 256 bytes. An allocation costs about the same up to 16 KiB,
+ * so a smaller slab costs more per inode; a larger one keeps more memory
+ * alive for an inode that is kept.
+ */
+const INODE_SLAB_BYTES = 16384;
+
 /** Largest read {@link Filesystem.readFile} serves in one call. */
 export const MAX_READ_BYTES = 1 << 30;
 
@@ -226,6 +240,8 @@ export class Filesystem {
   /** The superblock read at open: geometry and features (never change while open). */
   private readonly geo: Superblock;
   private readonly inodeParams: InodeDecodeParams;
+  /** What every Inode of this filesystem needs to interpret itself (one shared object). */
+  private readonly inodeEnv: InodeEnv;
   private readonly xattrLimits: XattrParseLimits;
   /** The write side, or null when read-only. */
   private engine: WriteEngine | null = null;
@@ -234,6 +250,11 @@ export class Filesystem {
   private stateAtOpen = 0;
   private closed = false;
   private recoveryReport: RecoveryReport | null = null;
+  /** Extent roots decoded per Inode snapshot (see extentRoot). */
+  private readonly extentRoots = new WeakMap<Inode, ExtentNodeData>();
+  /** The slab inode copies are carved from, and how much of it is taken (see inodeCopy). */
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
   /** The block of the last fileBlockForWrite, so dirtyFileBlock needs no second map walk. */
   private lastDirBlock: { ino: number; lblk: number; physical: number } | null = null;
 
@@ -257,6 +278,12 @@ export class Filesystem {
     this.xattrLimits = {
       eaInode: superblock.features.has("ea_inode"),
       inodesCount: superblock.inodesCount,
+    };
+    this.inodeEnv = {
+      inodeSize: superblock.inodeSize,
+      blockSize: superblock.blockSize,
+      xattrLimits: this.xattrLimits,
+      decode: this.inodeParams,
     };
     this.meta = new MetaState(superblock, this.loadGroups());
     this.roReason = superblock.readOnlyReason ?? writeBlockers(superblock);
@@ -555,18 +582,72 @@ export class Filesystem {
 
   /**
    * The Inode for bytes the inode writer just produced (checksum computed
-   * by it, so not verified again). For the write engine.
+   * by it, so not verified again): the first inodeSize bytes of `raw` are
+   * copied, so the writer may go on changing its buffer. For the write engine.
    */
   inodeFromRaw(ino: number, raw: Uint8Array): Inode {
+    const copy = this.inodeCopy(raw, 0);
+    const fields = decodeOwnedInode(copy, this.inodeParams, { inode: ino });
+    return new Inode(ino, fields, copy, this.inodeEnv, true);
+  }
+
+  /**
+   * The kernel's inode table readahead (ext4_get_inode_loc with
+   * inode_readahead_blks): on a miss, the aligned window of
+   * INODE_READAHEAD_BLOCKS around `block` is read in one device read, kept
+   * inside the used part of the group's table. Inodes are mostly read in
+   * runs (a listing, a walk): one read instead of one per block. Throws Io
+   * only when making room writes back a buffer and that fails.
+   */
+  private inodeReadahead(block: number, gd: GroupDesc, ctx: Ext4ErrorContext): void {
     const sb = this.geo;
-    const fields = decodeInode(raw, this.inodeParams, { inode: ino });
-    return new Inode(
-      ino,
-      fields,
-      raw,
-      { inodeSize: sb.inodeSize, blockSize: sb.blockSize, xattrLimits: this.xattrLimits },
-      true,
-    );
+    const used = sb.features.groupDescCsum
+      ? sb.inodesPerGroup - gd.itableUnused
+      : sb.inodesPerGroup;
+    const tableEnd = gd.inodeTable + Math.ceil(used / sb.inodesPerBlock);
+    const start = Math.max(gd.inodeTable, block - (block % INODE_READAHEAD_BLOCKS));
+    const end = Math.min(tableEnd, start + INODE_READAHEAD_BLOCKS, sb.blocksCount);
+    if (end - start <= 1) return;
+    try {
+      this.cache.prefetch(start, end - start);
+    } catch (e) {
+      ioError(e, { ...ctx, block });
+    }
+  }
+
+  /**
+   * A private, changeable copy of the first inodeSize bytes of `raw`, or
+   * zeros for null: the buffers of the write engine's work inodes (see
+   * inodeCopy). For the write engine.
+   */
+  inodeBuffer(raw: Uint8Array | null): Uint8Array {
+    return raw === null ? this.inodeSlab() : this.inodeCopy(raw, 0);
+  }
+
+  /** inodeSize zero bytes carved from the slab (see inodeCopy). */
+  private inodeSlab(): Uint8Array {
+    const size = this.geo.inodeSize;
+    if (this.slabUsed + size > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(INODE_SLAB_BYTES, size));
+      this.slabUsed = 0;
+    }
+    const raw = this.slab.subarray(this.slabUsed, this.slabUsed + size);
+    this.slabUsed += size;
+    return raw;
+  }
+
+  /**
+   * A private copy of the inode at `offset` of `src`, carved from a shared
+   * slab: an ArrayBuffer of its own per inode (a typed array this size lives
+   * outside the JS heap) cost a third of readInode. A slab stays alive while
+   * any inode copied into it does; INODE_SLAB_BYTES weighs that against the
+   * cost of allocating.
+   */
+  private inodeCopy(src: Uint8Array, offset: number): Uint8Array {
+    const size = this.geo.inodeSize;
+    const raw = this.inodeSlab();
+    raw.set(src.subarray(offset, offset + size));
+    return raw;
   }
 
   private decodeInodeAt(ino: number): Inode {
@@ -574,16 +655,21 @@ export class Filesystem {
     const loc = this.inodeLocation(ino);
     const gd = this.group(loc.group);
     const ctx = { inode: ino, group: loc.group };
-    const raw = new Uint8Array(sb.inodeSize);
+    const size = sb.inodeSize;
+    let raw: Uint8Array;
     let checksumValid = true;
     const neverUsed =
       sb.features.groupDescCsum &&
       ((gd.flags & EXT4_BG_INODE_UNINIT) !== 0 || loc.index >= sb.inodesPerGroup - gd.itableUnused);
-    if (!neverUsed) {
-      const buf = this.readBlock(loc.block, ctx);
-      raw.set(buf.subarray(loc.offset, loc.offset + sb.inodeSize));
+    if (neverUsed) {
+      raw = new Uint8Array(size);
+    } else {
+      if (!this.cache.has(loc.block)) this.inodeReadahead(loc.block, gd, ctx);
+      // The Inode owns a copy: cache buffers are transient.
+      raw = this.inodeCopy(this.readBlock(loc.block, ctx), loc.offset);
       if (sb.features.metadataCsum) {
-        checksumValid = inodeChecksumValid(sb.csumSeed, ino, raw, sb.inodeSize);
+        // raw is this call's own copy: checked in place (see ownedInodeChecksumValid).
+        checksumValid = ownedInodeChecksumValid(sb.csumSeed, ino, raw, size);
         if (!checksumValid && this.verifyChecksums) {
           throw new Ext4Error("BadChecksum", "INODE_BAD_CHECKSUM", "inode checksum mismatch", {
             ...ctx,
@@ -593,32 +679,23 @@ export class Filesystem {
         }
       }
     }
-    const fields = decodeInode(raw, this.inodeParams, ctx);
-    if ((fields.flags & InodeFlags.INLINE_DATA) !== 0) {
+    // Every check decoding makes, now; the fields themselves are decoded when
+    // first asked for (a listing reads a few fields of each of many inodes).
+    checkInode(raw, this.inodeParams, ctx);
+    const flags = InodeBytes.flags(raw);
+    if ((flags & InodeFlags.INLINE_DATA) !== 0) {
       if (!sb.features.has("inline_data")) {
         throw corrupt("INODE_INLINE_NO_FEATURE", "inline data flag without inline_data", ctx);
       }
-      if ((fields.flags & InodeFlags.EXTENTS) !== 0) {
+      if ((flags & InodeFlags.EXTENTS) !== 0) {
         throw corrupt("INODE_INLINE_AND_EXTENTS", "both inline data and extents flags", ctx);
       }
     }
-    if (
-      fields.fileAcl !== 0 &&
-      (fields.fileAcl < sb.firstDataBlock || fields.fileAcl >= sb.blocksCount)
-    ) {
-      throw corrupt(
-        "INODE_BAD_FILE_ACL",
-        `xattr block ${fields.fileAcl} outside the filesystem`,
-        ctx,
-      );
+    const fileAcl = InodeBytes.fileAcl(raw, this.inodeParams);
+    if (fileAcl !== 0 && (fileAcl < sb.firstDataBlock || fileAcl >= sb.blocksCount)) {
+      throw corrupt("INODE_BAD_FILE_ACL", `xattr block ${fileAcl} outside the filesystem`, ctx);
     }
-    return new Inode(
-      ino,
-      fields,
-      raw,
-      { inodeSize: sb.inodeSize, blockSize: sb.blockSize, xattrLimits: this.xattrLimits },
-      checksumValid,
-    );
+    return new Inode(ino, null, raw, this.inodeEnv, checksumValid);
   }
 
   /** The root directory inode (2). Throws Ext4Error. */
@@ -672,8 +749,56 @@ export class Filesystem {
     const env = this.mapEnv(inode);
     const iBlock = inode.fields.iBlock;
     return inode.usesExtents()
-      ? mapExtents(env, inode.ino, iBlock, lblk, lblk + count)
+      ? mapExtents(env, inode.ino, iBlock, lblk, lblk + count, this.extentRoot(inode))
       : mapIndirect(env, inode.ino, iBlock, lblk, lblk + count);
+  }
+
+  /**
+   * The decoded and validated extent tree root in i_block of `inode`. An
+   * Inode never changes, so neither does its root: it is decoded once per
+   * Inode (directory walks map a block of the same inode again and again).
+   * Throws Corrupt (EXTENT_*).
+   */
+  private extentRoot(inode: Inode): ExtentNodeData {
+    let root = this.extentRoots.get(inode);
+    if (root === undefined) {
+      const sb = this.geo;
+      root = decodeExtentNode(
+        inode.fields.iBlock,
+        { firstDataBlock: sb.firstDataBlock, blocksCount: sb.blocksCount },
+        { inode: inode.ino },
+      );
+      this.extentRoots.set(inode, root);
+    }
+    return root;
+  }
+
+  /**
+   * The physical block of logical block `lblk`, or null for a hole or an
+   * unwritten extent: mapBlocks(inode, lblk, 1) without building runs, and
+   * straight from the root when it is a leaf (small files and directories).
+   * Throws as {@link mapBlocks}.
+   */
+  private mapOne(inode: Inode, lblk: number): number | null {
+    this.assertMapped(inode);
+    if (!(Number.isSafeInteger(lblk) && lblk >= 0)) {
+      throw fsError("InvalidArgument", "BAD_RANGE", `bad block range ${lblk}+1`);
+    }
+    if (inode.usesExtents()) {
+      const root = this.extentRoot(inode);
+      if (root.depth === 0) {
+        // Validated: keys ascending, extents disjoint.
+        for (const x of root.extents) {
+          if (lblk < x.logical) break;
+          if (lblk < x.logical + x.length) {
+            return x.unwritten ? null : x.physical + (lblk - x.logical);
+          }
+        }
+        return null;
+      }
+    }
+    const [run] = this.mapBlocks(inode, lblk, 1);
+    return run === undefined || run.kind === "hole" || run.unwritten ? null : run.physical;
   }
 
   /**
@@ -682,9 +807,8 @@ export class Filesystem {
    * extent. Throws Ext4Error.
    */
   readFileBlock(inode: Inode, lblk: number): Uint8Array | null {
-    const [run] = this.mapBlocks(inode, lblk, 1);
-    if (run === undefined || run.kind === "hole" || run.unwritten) return null;
-    return this.readBlock(run.physical, { inode: inode.ino });
+    const physical = this.mapOne(inode, lblk);
+    return physical === null ? null : this.readBlock(physical, { inode: inode.ino });
   }
 
   /**
@@ -1130,13 +1254,13 @@ export class Filesystem {
   fileBlockForWrite(dir: DirInode, lblk: number): Uint8Array {
     const e = this.w();
     const inode = this.readInode(dir.ino);
-    const [run] = this.mapBlocks(inode, lblk, 1);
-    if (run === undefined || run.kind === "hole" || run.unwritten) {
+    const physical = this.mapOne(inode, lblk);
+    if (physical === null) {
       throw corrupt("DIR_HOLE", `directory block ${lblk} is not mapped`, { inode: dir.ino });
     }
-    e.alloc.checkFileBlocks(run.physical, 1, { inode: dir.ino });
-    this.lastDirBlock = { ino: dir.ino, lblk, physical: run.physical };
-    return this.readBlock(run.physical, { inode: dir.ino });
+    e.alloc.checkFileBlocks(physical, 1, { inode: dir.ino });
+    this.lastDirBlock = { ino: dir.ino, lblk, physical };
+    return this.readBlock(physical, { inode: dir.ino });
   }
 
   /** Marks the block of the last {@link fileBlockForWrite} dirty (DirWriteHost). Throws ReadOnly, Corrupt. */

@@ -6,6 +6,9 @@
  */
 import { corrupt } from "./errors.js";
 import {
+  decodeOwnedInode,
+  InodeBytes,
+  type InodeDecodeParams,
   type InodeFields,
   InodeFlags,
   S_IFBLK,
@@ -66,55 +69,76 @@ export interface InodeEnv {
   readonly inodeSize: number;
   readonly blockSize: number;
   readonly xattrLimits: XattrParseLimits;
+  /** How to decode the bytes: required to build an Inode whose fields are decoded on demand. */
+  readonly decode?: InodeDecodeParams;
 }
 
 /** A validated inode. Immutable; re-read it after the filesystem changes. */
 export class Inode {
   private xattrCache: readonly XattrEntry[] | undefined;
+  /** The decoded fields, once decoded (given by the builder, or decoded on first use). */
+  private decoded: InodeFields | null;
 
   /**
    * Built by the Filesystem after decoding and validating `raw`.
    * @param ino the inode number
-   * @param fields the decoded fields
+   * @param fields the decoded fields; null to decode them from `raw` when first
+   *   asked for, which needs `env.decode` and bytes that passed checkInode (a
+   *   listing reads a few fields of many inodes: those come straight from the bytes)
    * @param raw the inode's on-disk bytes (inodeSize, a private copy)
    * @param env sizes and limits from the superblock
    * @param checksumValid whether the stored checksum matched (always true without metadata_csum)
    */
   constructor(
     readonly ino: number,
-    readonly fields: InodeFields,
+    fields: InodeFields | null,
     readonly raw: Uint8Array,
     private readonly env: InodeEnv,
     readonly checksumValid: boolean,
-  ) {}
+  ) {
+    if (fields === null && env.decode === undefined) {
+      throw new TypeError("an Inode without fields needs env.decode");
+    }
+    this.decoded = fields;
+  }
+
+  /** Every decoded field (decoded on first use when the Inode was built without them). */
+  get fields(): InodeFields {
+    if (this.decoded === null) {
+      // OK to assert: the constructor refuses null fields without env.decode, and the
+      // builder checked the bytes (checkInode), so decoding them cannot fail.
+      this.decoded = decodeOwnedInode(this.raw, this.env.decode!, { inode: this.ino });
+    }
+    return this.decoded;
+  }
 
   /** i_mode: type bits and permissions. */
   get mode(): number {
-    return this.fields.mode;
+    return this.decoded === null ? InodeBytes.mode(this.raw) : this.decoded.mode;
   }
   /** i_size_lo | i_size_high << 32. */
   get size(): number {
-    return this.fields.size;
+    return this.decoded === null ? InodeBytes.size(this.raw) : this.decoded.size;
   }
   /** i_flags (EXT4_*_FL; see InodeFlags). */
   get flags(): number {
-    return this.fields.flags;
+    return this.decoded === null ? InodeBytes.flags(this.raw) : this.decoded.flags;
   }
   /** i_generation. */
   get generation(): number {
-    return this.fields.generation;
+    return this.decoded === null ? InodeBytes.generation(this.raw) : this.decoded.generation;
   }
   /** i_links_count. */
   get linksCount(): number {
-    return this.fields.linksCount;
+    return this.decoded === null ? InodeBytes.linksCount(this.raw) : this.decoded.linksCount;
   }
   /** Owner uid (32 bits). */
   get uid(): number {
-    return this.fields.uid;
+    return this.decoded === null ? InodeBytes.uid(this.raw) : this.decoded.uid;
   }
   /** Group id (32 bits). */
   get gid(): number {
-    return this.fields.gid;
+    return this.decoded === null ? InodeBytes.gid(this.raw) : this.decoded.gid;
   }
   /** Access time. */
   get atime(): Timestamp {
@@ -126,7 +150,10 @@ export class Inode {
   }
   /** Modification time. */
   get mtime(): Timestamp {
-    return this.fields.mtime;
+    // OK to assert: decoded is null only when env.decode is set (constructor).
+    return this.decoded === null
+      ? InodeBytes.mtime(this.raw, this.env.decode!)
+      : this.decoded.mtime;
   }
   /** Creation time, when the inode has room for it. */
   get crtime(): Timestamp | null {
@@ -134,11 +161,14 @@ export class Inode {
   }
   /** i_dtime: deletion time, or the next inode on the orphan list. */
   get dtime(): number {
-    return this.fields.dtime;
+    return this.decoded === null ? InodeBytes.dtime(this.raw) : this.decoded.dtime;
   }
   /** The extended attribute block (i_file_acl), or 0. */
   get fileAcl(): number {
-    return this.fields.fileAcl;
+    // OK to assert: as in mtime.
+    return this.decoded === null
+      ? InodeBytes.fileAcl(this.raw, this.env.decode!)
+      : this.decoded.fileAcl;
   }
   /** i_blocks in 512-byte units, whatever the unit on disk (HUGE_FILE_FL). */
   get blocks512(): number {
@@ -148,34 +178,34 @@ export class Inode {
   }
   /** The file type from the mode. */
   get fileType(): FileType {
-    return fileTypeOf(this.fields.mode);
+    return fileTypeOf(this.mode);
   }
   /** True for a directory. */
   isDirectory(): boolean {
-    return (this.fields.mode & S_IFMT) === S_IFDIR;
+    return (this.mode & S_IFMT) === S_IFDIR;
   }
   /** True for a regular file. */
   isRegular(): boolean {
-    return (this.fields.mode & S_IFMT) === S_IFREG;
+    return (this.mode & S_IFMT) === S_IFREG;
   }
   /** True for a symbolic link. */
   isSymlink(): boolean {
-    return (this.fields.mode & S_IFMT) === S_IFLNK;
+    return (this.mode & S_IFMT) === S_IFLNK;
   }
   /** True when EXT4_EXTENTS_FL is set: i_block holds an extent tree root. */
   usesExtents(): boolean {
-    return (this.fields.flags & InodeFlags.EXTENTS) !== 0;
+    return (this.flags & InodeFlags.EXTENTS) !== 0;
   }
   /** True when EXT4_INLINE_DATA_FL is set. */
   hasInlineData(): boolean {
-    return (this.fields.flags & InodeFlags.INLINE_DATA) !== 0;
+    return (this.flags & InodeFlags.INLINE_DATA) !== 0;
   }
   /**
    * True when this inode is in use as the kernel sees it: a non-zero link
    * count, or a mode with no deletion time (an open-unlinked orphan).
    */
   isInUse(): boolean {
-    return this.fields.linksCount > 0 || (this.fields.mode !== 0 && this.fields.dtime === 0);
+    return this.linksCount > 0 || (this.mode !== 0 && this.dtime === 0);
   }
 
   /**
@@ -184,7 +214,7 @@ export class Inode {
    * types.
    */
   deviceNumber(): { major: number; minor: number } | null {
-    const t = this.fields.mode & S_IFMT;
+    const t = this.mode & S_IFMT;
     if (t !== S_IFCHR && t !== S_IFBLK) return null;
     const dv = new DataView(this.fields.iBlock.buffer, this.fields.iBlock.byteOffset, 60);
     const old = dv.getUint32(0, true);

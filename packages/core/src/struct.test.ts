@@ -136,3 +136,71 @@ describe("ByteView", () => {
     );
   });
 });
+
+describe("ByteView accessors", () => {
+  // The view assembles values from bytes (no DataView per view); DataView is the reference.
+  const readers = [
+    ["u8", 1, (d: DataView, o: number) => d.getUint8(o)],
+    ["u16", 2, (d: DataView, o: number) => d.getUint16(o, true)],
+    ["u32", 4, (d: DataView, o: number) => d.getUint32(o, true)],
+    ["i32", 4, (d: DataView, o: number) => d.getInt32(o, true)],
+    ["u16be", 2, (d: DataView, o: number) => d.getUint16(o, false)],
+    ["u32be", 4, (d: DataView, o: number) => d.getUint32(o, false)],
+  ] as const;
+  const writers = [
+    ["setU8", 1, (d: DataView, o: number, v: number) => d.setUint8(o, v)],
+    ["setU16", 2, (d: DataView, o: number, v: number) => d.setUint16(o, v, true)],
+    ["setU32", 4, (d: DataView, o: number, v: number) => d.setUint32(o, v >>> 0, true)],
+    ["setI32", 4, (d: DataView, o: number, v: number) => d.setInt32(o, v, true)],
+    ["setU16be", 2, (d: DataView, o: number, v: number) => d.setUint16(o, v, false)],
+    ["setU32be", 4, (d: DataView, o: number, v: number) => d.setUint32(o, v >>> 0, false)],
+  ] as const;
+
+  it("read what a DataView reads, inside a window of a larger array", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 48 }),
+        fc.nat(16),
+        fc.nat(52),
+        (bytes, start, probe) => {
+          fc.pre(start <= bytes.length);
+          const v = new ByteView(bytes, { block: 3 }, start);
+          const dv = new DataView(bytes.buffer, bytes.byteOffset + start, bytes.length - start);
+          for (const [name, width, ref] of readers) {
+            if (probe + width <= v.length) expect(v[name](probe)).toBe(ref(dv, probe));
+            else expect(() => v[name](probe)).toThrowError(/past end/);
+          }
+        },
+      ),
+    );
+  });
+
+  it("write what a DataView writes, values wrapped the same way", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(12),
+        fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }), fc.nat(0xffff)),
+        (probe, value) => {
+          for (const [name, width, ref] of writers) {
+            const a = new Uint8Array(20);
+            const b = new Uint8Array(20);
+            const v = new ByteView(a, {}, 2, 14);
+            if (probe + width > 14) {
+              expect(() => v[name](probe, value)).toThrowError(/past end/);
+              continue;
+            }
+            v[name](probe, value);
+            ref(new DataView(b.buffer, 2, 14), probe, value);
+            expect(a).toEqual(b);
+          }
+        },
+      ),
+    );
+  });
+
+  it("share the parent's context unless a child adds to it", () => {
+    const parent = new ByteView(new Uint8Array(16), { inode: 7 });
+    expect(parent.sub(4, 4).context).toBe(parent.context);
+    expect(parent.sub(4, 4, { offset: 4 }).context).toEqual({ inode: 7, offset: 4 });
+  });
+});

@@ -131,7 +131,11 @@ export class Struct<N extends string> {
 
   /** Reads a numeric field. Throws Corrupt if the view is too short. */
   get(v: ByteView, name: N): number {
-    const f = this.field(name);
+    return this.read(v, this.field(name));
+  }
+
+  /** Reads numeric field `f` (already looked up: decode walks the table without a name lookup per field). */
+  private read(v: ByteView, f: Field<N>): number {
     switch (f.kind) {
       case "u":
         if (f.width === 8) return joinLoHi(v.u32(f.offset), v.u32(f.offset + 4));
@@ -146,7 +150,7 @@ export class Struct<N extends string> {
             ? v.u16be(f.offset)
             : v.u32be(f.offset);
       case "bytes":
-        throw new Error(`${this.name}.${name} is a byte array; use bytesOf`);
+        throw new Error(`${this.name}.${f.name} is a byte array; use bytesOf`);
     }
   }
 
@@ -232,7 +236,7 @@ export class Struct<N extends string> {
             ? f.kind === "be"
               ? v.u32be(f.offset) * 2 ** 32 + v.u32be(f.offset + 4)
               : v.u32(f.offset + 4) * 2 ** 32 + v.u32(f.offset)
-            : this.get(v, f.name);
+            : this.read(v, f);
     }
     return out;
   }

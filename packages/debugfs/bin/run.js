@@ -7,9 +7,12 @@
 // - Node's compile cache, so later runs skip parsing and compiling the ~200
 //   modules (ours, the core's, oclif's); enabled before anything is imported
 //   (only dynamic imports below), and never fatal;
-// - the single command class is run directly (Command.run, oclif's own entry
-//   for single-command CLIs) instead of `execute`, which would also load the
-//   package root and its command router; only `--help` goes through
+// - a plain batch command line (`-R request IMAGE`, `-f script IMAGE`, see
+//   src/cli/quick.ts) is run without loading oclif, whose modules and
+//   configuration were about half the start-up;
+// - otherwise the single command class is run directly (Command.run, oclif's
+//   own entry for single-command CLIs) instead of `execute`, which would also
+//   load the package root and its command router; only `--help` goes through
 //   `execute`, which renders oclif's help.
 import { mkdirSync, statSync } from "node:fs";
 import { constants, enableCompileCache, flushCompileCache } from "node:module";
@@ -70,10 +73,15 @@ if ((end < 0 ? argv : argv.slice(0, end)).includes("--help")) {
   const { execute } = await import("@oclif/core/execute");
   await execute({ dir: import.meta.url, args: argv });
 } else {
-  const [{ default: Ext4Debug }, { handle }, { flush }] = await Promise.all([
-    import("../dist/cli/command.js"),
-    import("@oclif/core/handle"),
-    import("@oclif/core/flush"),
+  // A plain batch command line (-R/-f, see src/cli/quick.ts) runs without
+  // loading oclif at all; anything else goes through the oclif command.
+  const { parseQuick } = await import("../dist/cli/quick.js");
+  const quick = parseQuick(argv, process.env);
+  const [{ runCommandLine }, oclif] = await Promise.all([
+    import("../dist/cli/run.js"),
+    quick === null
+      ? Promise.all([import("../dist/cli/command.js"), import("@oclif/core/flush")])
+      : null,
   ]);
   if (cached) {
     try {
@@ -84,10 +92,17 @@ if ((end < 0 ? argv : argv.slice(0, end)).includes("--help")) {
     }
   }
   try {
-    await Ext4Debug.run(argv, import.meta.url);
-    await flush();
+    if (oclif === null) {
+      process.exitCode = await runCommandLine(quick);
+    } else {
+      const [{ default: Ext4Debug }, { flush }] = oclif;
+      await Ext4Debug.run(argv, import.meta.url);
+      await flush();
+    }
   } catch (e) {
-    // oclif's handler: a usage error is one message and exit status 2, as under `execute`.
+    // oclif's handler, loaded only when needed: a usage error is one message and exit
+    // status 2, as under `execute`.
+    const { handle } = await import("@oclif/core/handle");
     await handle(e instanceof Error ? e : new Error(String(e)));
   }
 }

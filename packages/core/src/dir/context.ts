@@ -10,6 +10,9 @@ import { fakeDirentStruct, verifyDxChecksum } from "./dx.js";
 import { dirCsumSeed, recLenFromDisk, verifyDirBlockChecksum } from "./entry.js";
 import type { DirHost, DirInode } from "./host.js";
 
+const FAKE_INODE = fakeDirentStruct.offsetOf("inode");
+const FAKE_REC_LEN = fakeDirentStruct.offsetOf("rec_len");
+
 /** What a walk knows about one directory. */
 export interface DirContext {
   readonly host: DirHost;
@@ -107,8 +110,7 @@ export function isDxInternal(d: DirContext, lblk: number, block: Uint8Array): bo
   const v = new ByteView(block);
   if (v.length < fakeDirentStruct.size) return false;
   return (
-    fakeDirentStruct.get(v, "inode") === 0 &&
-    recLenFromDisk(fakeDirentStruct.get(v, "rec_len"), d.blockSize) === d.blockSize
+    v.u32(FAKE_INODE) === 0 && recLenFromDisk(v.u16(FAKE_REC_LEN), d.blockSize) === d.blockSize
   );
 }
 
@@ -121,4 +123,27 @@ export function verifyBlock(d: DirContext, lblk: number, block: Uint8Array): voi
   const ctx = { ...d.errorContext, block: lblk };
   if (isDxInternal(d, lblk, block)) verifyDxChecksum(d.inodeSeed(), block, d.blockSize, ctx);
   else verifyDirBlockChecksum(d.inodeSeed(), block, d.blockSize, ctx);
+}
+
+/**
+ * Private copies of index blocks for one kind of probe, in buffers reused
+ * from probe to probe: a fresh 4 KiB copy per probed level (an allocation
+ * outside the JS heap) was a tenth of a lookup. A copy stays valid until
+ * the next copy at the same level by the same owner; probes are
+ * synchronous and never nest (a lookup or an insertion calls no other
+ * directory code while its frames are alive), so one set per module does.
+ */
+export class ProbeCopies {
+  private readonly buffers: Uint8Array[] = [];
+
+  /** A copy of `block` for index level `level` (0 = the root). */
+  copy(level: number, block: Uint8Array): Uint8Array {
+    let b = this.buffers[level];
+    if (b === undefined || b.length !== block.length) {
+      b = new Uint8Array(block.length);
+      this.buffers[level] = b;
+    }
+    b.set(block);
+    return b;
+  }
 }

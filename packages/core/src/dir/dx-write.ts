@@ -17,12 +17,13 @@
 import { corrupt, fsError } from "../errors.js";
 import { ByteView } from "../view.js";
 import { DirInodeFlag } from "./constants.js";
-import { isDxInternal, verifyBlock } from "./context.js";
+import { isDxInternal, ProbeCopies, verifyBlock } from "./context.js";
 import {
   checkDxNode,
   checkDxRoot,
   DX_ROOT_INFO_LENGTH,
   type DxEntry,
+  DxEntryView,
   decodeDxNode,
   decodeDxRoot,
   dxNodeLimit,
@@ -58,16 +59,49 @@ const DX_ENTRY_SIZE = 8;
 const ROOT_COUNT_OFFSET = dxRootStruct.offsetOf("reserved_zero") + DX_ROOT_INFO_LENGTH;
 const NODE_COUNT_OFFSET = dxNodeStruct.size;
 
+/** The copies the frames of {@link probe} hold (see ProbeCopies: probes never nest). */
+const probeCopies = new ProbeCopies();
+/** The copy of the leaf an insertion edits. */
+const leafCopies = new ProbeCopies();
+
 /** One index block on the path from the root to a leaf, held as a private copy. */
-interface Frame {
-  readonly lblk: number;
-  readonly block: Uint8Array;
-  readonly countOffset: number;
-  readonly limit: number;
-  /** The entries in use (entry 0's hash is meaningless: its slot holds count/limit). */
-  entries: DxEntry[];
-  /** The entry the probe followed. */
-  readonly at: number;
+class Frame {
+  private decoded: DxEntry[] | null;
+
+  /**
+   * @param block the private copy of the index block
+   * @param count entries in use (dx_countlimit.count, checked against the limit)
+   * @param at the entry the probe followed
+   * @param entries the entries, when the caller has them already
+   */
+  constructor(
+    readonly lblk: number,
+    readonly block: Uint8Array,
+    readonly countOffset: number,
+    readonly limit: number,
+    readonly count: number,
+    readonly at: number,
+    entries: DxEntry[] | null = null,
+  ) {
+    this.decoded = entries;
+  }
+
+  /**
+   * The entries in use (entry 0's hash is meaningless: its slot holds
+   * count/limit), decoded from the copy on first use: only splits need
+   * them, a probe searches them in place.
+   */
+  get entries(): DxEntry[] {
+    if (this.decoded === null) {
+      const ctx = { block: this.lblk };
+      const d = this.lblk === 0 ? decodeDxRoot(this.block, ctx) : decodeDxNode(this.block, ctx);
+      this.decoded = [...d.entries];
+    }
+    return this.decoded;
+  }
+  set entries(entries: DxEntry[]) {
+    this.decoded = entries;
+  }
 }
 
 /** The result of probing the index for a name. */
@@ -89,26 +123,28 @@ interface Probe {
 function probe(w: DirWriter, name: Uint8Array): Probe {
   const d = w.d;
   const opts = checkOptions(d);
-  const rootBlock = readIndexed(d, 0, "index").slice();
+  const rootBlock = probeCopies.copy(0, readIndexed(d, 0, "index"));
   verifyBlock(d, 0, rootBlock);
-  const root = decodeDxRoot(rootBlock, w.ctx(0));
+  const root = decodeDxRoot(rootBlock, w.ctx(0), 0);
   checkDxRoot(root, opts);
   const version = effectiveHashVersion(root.hashVersion, d.host.unsignedHash);
   const { hash } = kernelDxHash(version, name, d.host.hashSeed);
   const frames: Frame[] = [];
   const path = new Set<number>([0]);
-  let cur = {
-    lblk: 0,
-    block: rootBlock,
-    countOffset: root.countOffset,
-    limit: root.limit,
-    entries: [...root.entries],
-  };
+  let cur: { lblk: number; block: Uint8Array; countOffset: number; limit: number; count: number } =
+    {
+      lblk: 0,
+      block: rootBlock,
+      countOffset: root.countOffset,
+      limit: root.limit,
+      count: root.count,
+    };
   for (let level = 0; ; level++) {
-    const at = dxSearch(cur.entries, hash);
-    frames.push({ ...cur, at });
-    // OK to assert: dxSearch returns an index below count, and checkDx* proved count ≥ 1.
-    const child = cur.entries[at]!.block;
+    // checkDx* proved 1 ≤ count ≤ limit, and limit entries fit in the block.
+    const view = new DxEntryView(cur.block, cur.countOffset, cur.count);
+    const at = dxSearch(view, hash);
+    frames.push(new Frame(cur.lblk, cur.block, cur.countOffset, cur.limit, cur.count, at));
+    const child = view.block(at);
     if (path.has(child)) {
       throw corrupt(
         "DX_TREE_CYCLE",
@@ -118,8 +154,8 @@ function probe(w: DirWriter, name: Uint8Array): Probe {
     }
     path.add(child);
     if (level >= root.indirectLevels) break;
-    const block = readIndexed(d, child, "index").slice();
-    const node = decodeDxNode(block, w.ctx(child));
+    const block = probeCopies.copy(level + 1, readIndexed(d, child, "index"));
+    const node = decodeDxNode(block, w.ctx(child), 0);
     checkDxNode(node, child, opts);
     verifyBlock(d, child, block);
     cur = {
@@ -127,7 +163,7 @@ function probe(w: DirWriter, name: Uint8Array): Probe {
       block,
       countOffset: node.countOffset,
       limit: node.limit,
-      entries: [...node.entries],
+      count: node.count,
     };
   }
   return { frames, version, hash };
@@ -324,8 +360,9 @@ export function dxAddEntry(w: DirWriter, entry: NewEntry): void {
   for (let round = 0; round < MAX_RESTARTS; round++) {
     const p = probe(w, entry.name);
     const last = p.frames[p.frames.length - 1]!;
-    const leafLblk = last.entries[last.at]!.block;
-    const leaf = readIndexed(w.d, leafLblk, "leaf").slice();
+    const leafLblk = new DxEntryView(last.block, last.countOffset, last.count).block(last.at);
+    // Edited in a reused buffer and committed before anything else is read (see ProbeCopies).
+    const leaf = leafCopies.copy(0, readIndexed(w.d, leafLblk, "leaf"));
     if (isDxInternal(w.d, leafLblk, leaf)) {
       // An emptied leaf without checksums looks like an index node too, but
       // has no count/limit; a real index node here must not be written into
@@ -349,7 +386,7 @@ export function dxAddEntry(w: DirWriter, entry: NewEntry): void {
       w.commit(leafLblk, leaf);
       return;
     }
-    if (last.entries.length < last.limit) {
+    if (last.count < last.limit) {
       splitLeaf(w, p, leafLblk, leaf, entry);
       return;
     }
@@ -417,17 +454,18 @@ export function makeIndexedDir(w: DirWriter, block0: Uint8Array, entry: NewEntry
   dxRootStruct.set(rv, "info_length", DX_ROOT_INFO_LENGTH);
   dxRootStruct.set(rv, "indirect_levels", 0);
   dxRootStruct.set(rv, "unused_flags", 0);
-  const frame: Frame = {
-    lblk: 0,
-    block: root,
-    countOffset: ROOT_COUNT_OFFSET,
-    limit: dxRootLimit(bs, DX_ROOT_INFO_LENGTH, w.seed !== null),
-    entries: [
+  const frame = new Frame(
+    0,
+    root,
+    ROOT_COUNT_OFFSET,
+    dxRootLimit(bs, DX_ROOT_INFO_LENGTH, w.seed !== null),
+    2,
+    0,
+    [
       { hash: 0, block: 1 },
       { hash: plan.indexHash, block: 2 },
     ],
-    at: 0,
-  };
+  );
   const rootImage = encodeIndex(w, frame);
   const keepImage = leafImage(w, plan.keep, 1);
   const movedImage = leafImage(w, plan.moved, 2);

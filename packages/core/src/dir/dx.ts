@@ -6,7 +6,7 @@
  * judges; {@link checkDxRoot} and {@link checkDxNode} apply the kernel's
  * `dx_probe` rules with named codes.
  */
-import { crc32cRaw } from "../crc.js";
+import { crc32cRange, crc32cRaw, crc32cZeros } from "../crc.js";
 import { badChecksum, corrupt, type Ext4Error, type Ext4ErrorContext } from "../errors.js";
 import { bytes, defineStruct, u8, u16, u32 } from "../struct.js";
 import { ByteView } from "../view.js";
@@ -81,6 +81,23 @@ const ROOT_INFO_OFFSET = dxRootStruct.offsetOf("reserved_zero");
 const ENTRY_SIZE = dxEntryStruct.size;
 const O_LIMIT = dxCountLimitStruct.offsetOf("limit");
 const O_COUNT = dxCountLimitStruct.offsetOf("count");
+// Every probe and checksum reads these: offsets from the tables, once.
+const R_DOT_INODE = dxRootStruct.offsetOf("dot_inode");
+const R_DOT_REC_LEN = dxRootStruct.offsetOf("dot_rec_len");
+const R_DOTDOT_INODE = dxRootStruct.offsetOf("dotdot_inode");
+const R_DOTDOT_REC_LEN = dxRootStruct.offsetOf("dotdot_rec_len");
+const R_RESERVED_ZERO = dxRootStruct.offsetOf("reserved_zero");
+const R_HASH_VERSION = dxRootStruct.offsetOf("hash_version");
+const R_INFO_LENGTH = dxRootStruct.offsetOf("info_length");
+const R_INDIRECT_LEVELS = dxRootStruct.offsetOf("indirect_levels");
+const R_UNUSED_FLAGS = dxRootStruct.offsetOf("unused_flags");
+const N_FAKE_INODE = dxNodeStruct.offsetOf("fake_inode");
+const N_FAKE_REC_LEN = dxNodeStruct.offsetOf("fake_rec_len");
+const F_REC_LEN = fakeDirentStruct.offsetOf("rec_len");
+const E_HASH = dxEntryStruct.offsetOf("hash");
+const E_BLOCK = dxEntryStruct.offsetOf("block");
+const T_RESERVED = dxTailStruct.offsetOf("dt_reserved");
+const T_CHECKSUM = dxTailStruct.offsetOf("dt_checksum");
 
 /** Index levels (root included) allowed: 2, or 3 with largedir (`ext4_dir_htree_level`). */
 export function maxHtreeLevels(largedir: boolean): number {
@@ -153,8 +170,8 @@ function decodeEntries(
   for (let i = 0; i < n; i++) {
     const off = countOffset + i * ENTRY_SIZE;
     entries.push({
-      hash: i === 0 ? 0 : v.u32(off + dxEntryStruct.offsetOf("hash")),
-      block: v.u32(off + dxEntryStruct.offsetOf("block")),
+      hash: i === 0 ? 0 : v.u32(off + E_HASH),
+      block: v.u32(off + E_BLOCK),
     });
   }
   return { countOffset, limit, count, entries };
@@ -177,7 +194,7 @@ export function decodeDxRoot(
   if (v.length < r.size) {
     throw corrupt("DX_ROOT_TRUNCATED", `dx_root needs ${r.size} bytes, block has ${v.length}`, ctx);
   }
-  const infoLength = r.get(v, "info_length");
+  const infoLength = v.u8(R_INFO_LENGTH);
   const countOffset = ROOT_INFO_OFFSET + infoLength;
   if (countOffset + dxCountLimitStruct.size > v.length) {
     throw corrupt(
@@ -187,15 +204,15 @@ export function decodeDxRoot(
     );
   }
   return {
-    dotInode: r.get(v, "dot_inode"),
-    dotRecLen: recLenFromDisk(r.get(v, "dot_rec_len"), v.length),
-    dotdotInode: r.get(v, "dotdot_inode"),
-    dotdotRecLen: recLenFromDisk(r.get(v, "dotdot_rec_len"), v.length),
-    reservedZero: r.get(v, "reserved_zero"),
-    hashVersion: r.get(v, "hash_version"),
+    dotInode: v.u32(R_DOT_INODE),
+    dotRecLen: recLenFromDisk(v.u16(R_DOT_REC_LEN), v.length),
+    dotdotInode: v.u32(R_DOTDOT_INODE),
+    dotdotRecLen: recLenFromDisk(v.u16(R_DOTDOT_REC_LEN), v.length),
+    reservedZero: v.u32(R_RESERVED_ZERO),
+    hashVersion: v.u8(R_HASH_VERSION),
     infoLength,
-    indirectLevels: r.get(v, "indirect_levels"),
-    unusedFlags: r.get(v, "unused_flags"),
+    indirectLevels: v.u8(R_INDIRECT_LEVELS),
+    unusedFlags: v.u8(R_UNUSED_FLAGS),
     ...decodeEntries(v, countOffset, ctx, maxEntries),
   };
 }
@@ -211,8 +228,8 @@ export function decodeDxNode(
 ): DxNode {
   const v = new ByteView(block, ctx);
   return {
-    fakeInode: dxNodeStruct.get(v, "fake_inode"),
-    fakeRecLen: recLenFromDisk(dxNodeStruct.get(v, "fake_rec_len"), v.length),
+    fakeInode: v.u32(N_FAKE_INODE),
+    fakeRecLen: recLenFromDisk(v.u16(N_FAKE_REC_LEN), v.length),
     ...decodeEntries(v, dxNodeStruct.size, ctx, maxEntries),
   };
 }
@@ -320,13 +337,13 @@ export function checkDxNode(node: DxNode, lblk: number, o: DxCheckOptions): void
 export function dxCountOffset(block: Uint8Array, blockSize: number): number | null {
   const v = new ByteView(block);
   if (v.length < blockSize || blockSize < dxRootStruct.size) return null;
-  const rlen = recLenFromDisk(v.u16(fakeDirentStruct.offsetOf("rec_len")), blockSize);
+  const rlen = recLenFromDisk(v.u16(F_REC_LEN), blockSize);
   if (rlen === blockSize) return dxNodeStruct.size;
   if (rlen !== dirRecLen(1)) return null;
-  const dotdot = recLenFromDisk(dxRootStruct.get(v, "dotdot_rec_len"), blockSize);
+  const dotdot = recLenFromDisk(v.u16(R_DOTDOT_REC_LEN), blockSize);
   if (dotdot !== blockSize - dirRecLen(1)) return null;
-  if (dxRootStruct.get(v, "reserved_zero") !== 0) return null;
-  if (dxRootStruct.get(v, "info_length") !== DX_ROOT_INFO_LENGTH) return null;
+  if (v.u32(R_RESERVED_ZERO) !== 0) return null;
+  if (v.u8(R_INFO_LENGTH) !== DX_ROOT_INFO_LENGTH) return null;
   return ROOT_INFO_OFFSET + DX_ROOT_INFO_LENGTH;
 }
 
@@ -357,11 +374,11 @@ export function dxCsum(
   const tailOff = countOffset + limit * ENTRY_SIZE;
   if (tailOff + dxTailStruct.size > blockSize || count > limit) return null;
   const tail = v.sub(tailOff, dxTailStruct.size);
-  const reserved = dxTailStruct.get(tail, "dt_reserved");
+  const reserved = tail.u32(T_RESERVED);
   let c = crc32cRaw(inodeSeed, block.subarray(0, countOffset + count * ENTRY_SIZE));
-  c = crc32cRaw(c, block.subarray(tailOff, tailOff + 4));
-  c = crc32cRaw(c, new Uint8Array(4));
-  return { reserved, stored: dxTailStruct.get(tail, "dt_checksum"), computed: c };
+  c = crc32cRange(c, block, tailOff + T_RESERVED, tailOff + T_RESERVED + 4);
+  c = crc32cZeros(c, 4);
+  return { reserved, stored: tail.u32(T_CHECKSUM), computed: c };
 }
 
 /**
@@ -409,11 +426,11 @@ export class DxEntryView {
   }
   /** Hash of entry `i` (0 for entry 0, whose slot holds count/limit). Throws Corrupt past the block. */
   hash(i: number): number {
-    return i === 0 ? 0 : this.v.u32(this.countOffset + i * ENTRY_SIZE);
+    return i === 0 ? 0 : this.v.u32(this.countOffset + i * ENTRY_SIZE + E_HASH);
   }
   /** Child block of entry `i`. Throws Corrupt past the block. */
   block(i: number): number {
-    return this.v.u32(this.countOffset + i * ENTRY_SIZE + dxEntryStruct.offsetOf("block"));
+    return this.v.u32(this.countOffset + i * ENTRY_SIZE + E_BLOCK);
   }
 }
 
@@ -450,8 +467,8 @@ export function writeDxEntries(
   const v = new ByteView(block);
   entries.forEach((e, i) => {
     const off = countOffset + i * ENTRY_SIZE;
-    if (i > 0) v.setU32(off + dxEntryStruct.offsetOf("hash"), e.hash);
-    v.setU32(off + dxEntryStruct.offsetOf("block"), e.block);
+    if (i > 0) v.setU32(off + E_HASH, e.hash);
+    v.setU32(off + E_BLOCK, e.block);
   });
   v.setU16(countOffset + O_LIMIT, limit);
   v.setU16(countOffset + O_COUNT, entries.length);
@@ -467,8 +484,8 @@ export function writeDxTail(
   const v = new ByteView(block);
   const limit = v.u16(countOffset + O_LIMIT);
   const tailOff = countOffset + limit * ENTRY_SIZE;
-  v.setU32(tailOff + dxTailStruct.offsetOf("dt_reserved"), 0);
+  v.setU32(tailOff + T_RESERVED, 0);
   const c = dxCsum(inodeSeed, block, blockSize, countOffset);
   // OK to assert: the caller laid out limit entries with room for the tail.
-  v.setU32(tailOff + dxTailStruct.offsetOf("dt_checksum"), c!.computed);
+  v.setU32(tailOff + T_CHECKSUM, c!.computed);
 }

@@ -21,6 +21,7 @@ import {
   recLenFromDisk,
   recLenToDisk,
   scanDirEntries,
+  walkDirRecords,
   writeDirEntry,
   writeDirTail,
 } from "./entry.js";
@@ -33,14 +34,9 @@ export interface NewEntry {
   readonly fileType: number;
 }
 
+const O_INODE = dirEntry2Struct.offsetOf("inode");
 const O_REC_LEN = dirEntry2Struct.offsetOf("rec_len");
 const O_NAME_LEN = dirEntry2Struct.offsetOf("name_len");
-
-function sameName(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * `ext4_find_dest_de`: the offset of the first record of `region` that can
@@ -58,17 +54,17 @@ export function findSlot(
   let slot: number | null = null;
   // The kernel stops at `top`: a record starting later cannot hold `need` bytes.
   const top = region.length - need;
-  scanDirEntries(region, opts, (e) => {
-    if (e.offset > top) return true;
-    if (e.inode !== 0 && sameName(e.name, name)) {
+  walkDirRecords(region, opts, (r) => {
+    if (r.offset > top) return true;
+    if (r.inode !== 0 && r.nameIs(name)) {
       throw fsError("Exists", "DIR_ENTRY_EXISTS", "directory entry already exists", {
         ...opts.context,
-        offset: e.offset,
+        offset: r.offset,
       });
     }
-    const free = e.inode !== 0 ? e.recLen - dirRecLen(e.nameLen) : e.recLen;
+    const free = r.inode !== 0 ? r.recLen - dirRecLen(r.nameLen) : r.recLen;
     if (free >= need) {
-      slot = e.offset;
+      slot = r.offset;
       return true;
     }
     return false;
@@ -93,7 +89,7 @@ export function insertAt(
   const recLen = recLenFromDisk(v.u16(offset + O_REC_LEN), blockSize);
   let at = offset;
   let len = recLen;
-  if (dirEntry2Struct.get(v.sub(offset, DIRENT_HEADER_SIZE), "inode") !== 0) {
+  if (v.sub(offset, DIRENT_HEADER_SIZE).u32(O_INODE) !== 0) {
     const nlen = dirRecLen(v.u8(offset + O_NAME_LEN));
     v.setU16(offset + O_REC_LEN, recLenToDisk(nlen, blockSize));
     at = offset + nlen;
@@ -117,31 +113,32 @@ export function deleteAt(
   opts: DirParseOptions,
   blockSize: number,
 ): void {
-  let prev: RawDirEntry | null = null;
-  let found: RawDirEntry | null = null;
-  scanDirEntries(region, opts, (e) => {
-    if (e.offset === offset) {
-      found = e;
+  // Offsets and lengths only: the cursor is reused from record to record.
+  let prevOffset = -1;
+  let prevRecLen = 0;
+  let curRecLen = -1;
+  walkDirRecords(region, opts, (r) => {
+    if (r.offset === offset) {
+      curRecLen = r.recLen;
       return true;
     }
-    prev = e;
+    prevOffset = r.offset;
+    prevRecLen = r.recLen;
     return false;
   });
-  const cur = found as RawDirEntry | null;
-  if (cur === null) {
+  if (curRecLen < 0) {
     throw corrupt("DIR_ENTRY_OFFSET", `no directory entry starts at ${offset}`, {
       ...opts.context,
       offset,
     });
   }
-  const p = prev as RawDirEntry | null;
   const v = new ByteView(region);
-  if (p !== null) {
-    v.setU16(p.offset + O_REC_LEN, recLenToDisk(p.recLen + cur.recLen, blockSize));
-    region.fill(0, cur.offset, cur.offset + cur.recLen);
+  if (prevOffset >= 0) {
+    v.setU16(prevOffset + O_REC_LEN, recLenToDisk(prevRecLen + curRecLen, blockSize));
+    region.fill(0, offset, offset + curRecLen);
   } else {
-    v.setU32(cur.offset, 0);
-    region.fill(0, cur.offset + O_NAME_LEN, cur.offset + cur.recLen);
+    v.setU32(offset, 0);
+    region.fill(0, offset + O_NAME_LEN, offset + curRecLen);
   }
 }
 

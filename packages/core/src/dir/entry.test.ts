@@ -244,3 +244,141 @@ describe("linear blocks", () => {
     );
   });
 });
+
+// The walk checks records with a fast path (the conjunction of the checks on
+// the header bytes) and names four bytes at a time; this reference applies
+// the kernel's checks one by one, byte by byte, as the walk did before. The
+// two must agree on any bytes: same records, or the same error at the same offset.
+function referenceScan(
+  bytes: Uint8Array,
+  blockSize: number,
+  hashInDirent: boolean,
+  metadataCsum: boolean,
+  checkNames: boolean,
+): { records: Array<[number, number, number, number, number[]]> } | { error: string } {
+  const size = bytes.length;
+  const u8 = (o: number): number => bytes[o] ?? 0;
+  const u16 = (o: number): number => u8(o) | (u8(o + 1) << 8);
+  const fake = (off: number, nameLen: number, ft: number): boolean =>
+    ft === 0xde ||
+    (nameLen >= 1 &&
+      nameLen <= 2 &&
+      off + 10 <= size &&
+      u8(off + 8) === 0x2e &&
+      (u8(off + 9) === 0x2e || u8(off + 9) === 0));
+  const records: Array<[number, number, number, number, number[]]> = [];
+  let off = 0;
+  while (off < size) {
+    const fail = (code: string) => ({ error: `${code}@${off}` });
+    if (size - off < 8) return fail("DIRENT_HEADER_TRUNCATED");
+    const rlen = recLenFromDisk(u16(off + 4), blockSize);
+    const nameLen = u8(off + 6);
+    const hashed = hashInDirent && !fake(off, nameLen, u8(off + 7));
+    if (rlen < dirRecLen(1, hashed)) return fail("DIRENT_REC_LEN_TOO_SMALL");
+    if (rlen % 4 !== 0) return fail("DIRENT_REC_LEN_UNALIGNED");
+    if (rlen < dirRecLen(nameLen, hashed)) return fail("DIRENT_NAME_OVERFLOW");
+    if (off + rlen > size) return fail("DIRENT_OVERRUN");
+    const minTail = dirRecLen(1, hashInDirent && !metadataCsum);
+    if (off + rlen > size - minTail && off + rlen !== size) return fail("DIRENT_TOO_CLOSE_TO_END");
+    const inode = u16(off) + u16(off + 2) * 65536;
+    const name = [...bytes.subarray(off + 8, off + 8 + nameLen)];
+    if (inode !== 0 && checkNames) {
+      if (nameLen === 0) return fail("DIRENT_EMPTY_NAME");
+      if (name.some((c) => c === 0x2f || c === 0)) return fail("DIRENT_BAD_NAME");
+    }
+    records.push([off, inode, rlen, u8(off + 7), name]);
+    off += rlen;
+  }
+  return { records };
+}
+
+describe("the record walk against a one-check-at-a-time reference", () => {
+  // Mostly well-formed regions with a few bytes changed, so walks get deep before failing.
+  const region = fc
+    .record({
+      records: fc.array(
+        fc.record({
+          name: fc.uint8Array({ minLength: 0, maxLength: 13 }),
+          inode: fc.constantFrom(0, 1, 0x12345678),
+          // Extra bytes after the minimal length, in 4-byte steps (sometimes off the grid).
+          slack: fc.oneof(fc.constantFrom(0, 4, 8, 12), fc.nat(40)),
+        }),
+        { maxLength: 12 },
+      ),
+      flips: fc.array(
+        fc.tuple(fc.nat(255), fc.oneof(fc.constantFrom(0, 0x2f, 0x2e, 0xde), fc.nat(255))),
+        { maxLength: 2 },
+      ),
+      // What is left after the last record: 0 ends the region exactly; 1..15 leave a short tail.
+      tail: fc.oneof(fc.constant(0), fc.nat(15)),
+      hashInDirent: fc.boolean(),
+      metadataCsum: fc.boolean(),
+      checkNames: fc.boolean(),
+      blockSize: fc.constantFrom(1024, 65536),
+    })
+    .map((o) => {
+      const bytes = new Uint8Array(300);
+      let off = 0;
+      for (const r of o.records) {
+        const len = dirRecLen(r.name.length, o.hashInDirent) + r.slack;
+        if (off + len > 280) break;
+        const n = r.inode;
+        bytes.set([n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24], off);
+        bytes.set([len & 0xff, len >> 8, r.name.length, 1], off + 4);
+        bytes.set(r.name, off + 8);
+        off += len;
+      }
+      for (const [at, value] of o.flips) bytes[at] = value;
+      return { ...o, bytes: bytes.subarray(0, off + o.tail) };
+    });
+
+  it("accepts and rejects exactly what the reference does", () => {
+    fc.assert(
+      fc.property(region, (o) => {
+        const opts = {
+          blockSize: o.blockSize,
+          hashInDirent: o.hashInDirent,
+          metadataCsum: o.metadataCsum,
+          checkNames: o.checkNames,
+        };
+        let got: ReturnType<typeof referenceScan>;
+        try {
+          const records: Array<[number, number, number, number, number[]]> = [];
+          parseDirEntries(o.bytes, opts).forEach((e) => {
+            records.push([e.offset, e.inode, e.recLen, e.fileTypeRaw, [...e.name]]);
+          });
+          got = { records };
+        } catch (e) {
+          if (!isExt4Error(e)) throw e;
+          got = { error: `${e.code}@${e.context.offset}` };
+        }
+        const want = referenceScan(
+          o.bytes,
+          o.blockSize,
+          o.hashInDirent,
+          o.metadataCsum,
+          o.checkNames,
+        );
+        expect(got).toEqual(want);
+        // findDirEntry walks the same way: it fails where the walk fails, or finds what the walk lists.
+        const probe = "records" in want ? want.records.find((r) => r[1] !== 0) : undefined;
+        const name = new Uint8Array(probe?.[4] ?? [0x61]);
+        try {
+          const m = findDirEntry(o.bytes, opts, name);
+          expect("records" in want || m !== null).toBe(true);
+          if (probe !== undefined && "records" in want) {
+            const first = want.records.find(
+              (r) =>
+                r[1] !== 0 && r[4].length === name.length && r[4].every((c, i) => c === name[i]),
+            );
+            expect(m?.offset).toBe(first?.[0]);
+          }
+        } catch (e) {
+          if (!isExt4Error(e)) throw e;
+          expect("error" in want).toBe(true);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

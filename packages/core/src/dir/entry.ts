@@ -5,10 +5,10 @@
  * checks (fs/ext4/dir.c `__ext4_check_dir_entry`) and the leaf block
  * checksum (fs/ext4/namei.c `ext4_dirblock_csum`).
  */
-import { crc32cRaw } from "../crc.js";
+import { crc32cRaw, crc32cU32 } from "../crc.js";
 import { badChecksum, corrupt, type Ext4ErrorContext } from "../errors.js";
 import { defineStruct, u8, u16, u32 } from "../struct.js";
-import { ByteView } from "../view.js";
+import { ByteView, le32 } from "../view.js";
 import { DirFileType } from "./constants.js";
 
 /** struct ext4_dir_entry_2: the header before the name (filetype feature). */
@@ -50,6 +50,12 @@ export const DIRENT_HEADER_SIZE = dirEntry2Struct.size;
 /** Size of the checksum tail entry. */
 export const DIRENT_TAIL_SIZE = dirEntryTailStruct.size;
 const O_TAIL_CSUM = dirEntryTailStruct.offsetOf("det_checksum");
+const O_TAIL_ZERO1 = dirEntryTailStruct.offsetOf("det_reserved_zero1");
+const O_TAIL_REC_LEN = dirEntryTailStruct.offsetOf("det_rec_len");
+const O_TAIL_ZERO2 = dirEntryTailStruct.offsetOf("det_reserved_zero2");
+const O_TAIL_FT = dirEntryTailStruct.offsetOf("det_reserved_ft");
+const O_HASH = dirEntryHashStruct.offsetOf("hash");
+const O_MINOR_HASH = dirEntryHashStruct.offsetOf("minor_hash");
 
 /** EXT4_MAX_REC_LEN: the on-disk rec_len that means "the whole 64 KiB block". */
 const EXT4_MAX_REC_LEN = 0xffff;
@@ -125,11 +131,11 @@ export interface DirParseOptions {
 }
 
 /** ".", "..", or the checksum tail: records the kernel never expects a stored hash in (`is_fake_dir_entry`). */
-function isFakeEntry(v: ByteView, off: number, nameLen: number, fileType: number): boolean {
+function isFakeEntry(b: Uint8Array, off: number, nameLen: number, fileType: number): boolean {
   if (fileType === DirFileType.DirChecksum) return true;
-  if (nameLen < 1 || nameLen > 2 || off + DIRENT_HEADER_SIZE + 2 > v.length) return false;
-  const c0 = v.u8(off + DIRENT_HEADER_SIZE);
-  const c1 = v.u8(off + DIRENT_HEADER_SIZE + 1);
+  if (nameLen < 1 || nameLen > 2 || off + DIRENT_HEADER_SIZE + 2 > b.length) return false;
+  const c0 = b[off + DIRENT_HEADER_SIZE];
+  const c1 = b[off + DIRENT_HEADER_SIZE + 1];
   return c0 === 0x2e && (c1 === 0x2e || c1 === 0);
 }
 
@@ -138,18 +144,54 @@ function at(ctx: Ext4ErrorContext, off: number): Ext4ErrorContext {
   return { ...ctx, offset: off };
 }
 
+/** dirRecLen(1): the smallest record the kernel accepts without a stored hash. */
+const MIN_REC_LEN = (1 + DIRENT_HEADER_SIZE + 3) & ~3;
+
 /**
- * Checks one record at `off` of a region of `size` bytes the way the kernel's
+ * Checks one record at `off` of the region `b` the way the kernel's
  * `__ext4_check_dir_entry` does, and returns its decoded rec_len. Throws
- * Corrupt with a code naming the failed check.
+ * Corrupt with a code naming the failed check. Runs for every record of
+ * every walk: the common case (no stored hash, blocks below 64 KiB) is the
+ * conjunction of the checks of {@link checkRecordFully} on the header bytes
+ * read directly, small enough to be inlined into the walks; anything else,
+ * and every failure, goes through the full checks in their order.
  */
 function checkRecord(
-  v: ByteView,
+  b: Uint8Array,
   off: number,
-  opts: DirParseOptions,
+  blockSize: number,
+  hashInDirent: boolean,
+  metadataCsum: boolean,
   ctx: Ext4ErrorContext,
 ): number {
-  const size = v.length;
+  const size = b.length;
+  if (size - off >= DIRENT_HEADER_SIZE && !hashInDirent && blockSize < 65536) {
+    // OK to assert: the header [off, off + 8) lies inside `b` (just checked).
+    const rlen = b[off + O_REC_LEN]! | (b[off + O_REC_LEN + 1]! << 8);
+    const next = off + rlen;
+    if (
+      rlen >= MIN_REC_LEN &&
+      (rlen & 3) === 0 &&
+      rlen >= ((b[off + O_NAME_LEN]! + DIRENT_HEADER_SIZE + 3) & ~3) &&
+      next <= size &&
+      (next === size || next <= size - MIN_REC_LEN)
+    ) {
+      return rlen;
+    }
+  }
+  return checkRecordFully(b, off, blockSize, hashInDirent, metadataCsum, ctx);
+}
+
+/** {@link checkRecord}'s checks one by one, each failure with its own code. */
+function checkRecordFully(
+  b: Uint8Array,
+  off: number,
+  blockSize: number,
+  hashInDirent: boolean,
+  metadataCsum: boolean,
+  ctx: Ext4ErrorContext,
+): number {
+  const size = b.length;
   // Every record needs its 8-byte header; a region whose tail is shorter is malformed.
   if (size - off < DIRENT_HEADER_SIZE) {
     throw corrupt(
@@ -158,11 +200,12 @@ function checkRecord(
       at(ctx, off),
     );
   }
-  const rlen = recLenFromDisk(v.u16(off + O_REC_LEN), opts.blockSize);
-  const nameLen = v.u8(off + O_NAME_LEN);
-  const fake = isFakeEntry(v, off, nameLen, v.u8(off + O_FILE_TYPE));
-  const hashed = (opts.hashInDirent ?? false) && !fake;
-  if (rlen < dirRecLen(1, hashed)) {
+  // OK to assert: the header [off, off + 8) was just checked to lie inside `b`.
+  const raw = b[off + O_REC_LEN]! | (b[off + O_REC_LEN + 1]! << 8);
+  const rlen = blockSize < 65536 ? raw : recLenFromDisk(raw, blockSize);
+  const nameLen = b[off + O_NAME_LEN]!;
+  const hashed = hashInDirent && !isFakeEntry(b, off, nameLen, b[off + O_FILE_TYPE]!);
+  if (rlen < (hashed ? dirRecLen(1, true) : MIN_REC_LEN)) {
     throw corrupt(
       "DIRENT_REC_LEN_TOO_SMALL",
       `rec_len ${rlen} is smaller than minimal`,
@@ -192,7 +235,7 @@ function checkRecord(
     );
   }
   // A gap too small for any entry cannot be the start of one: the kernel refuses it.
-  const minTail = dirRecLen(1, (opts.hashInDirent ?? false) && !(opts.metadataCsum ?? false));
+  const minTail = hashInDirent && !metadataCsum ? dirRecLen(1, true) : MIN_REC_LEN;
   if (next > size - minTail && next !== size) {
     throw corrupt(
       "DIRENT_TOO_CLOSE_TO_END",
@@ -203,6 +246,12 @@ function checkRecord(
   return rlen;
 }
 
+/**
+ * Checks the name of a live record (`[start, start + len)` inside `bytes`):
+ * not empty, no '/' or NUL. Names with '/' or NUL cannot be looked up or
+ * returned through the VFS; e2fsck pass 2 calls them "illegal characters"
+ * (PR_2_BAD_NAME). Throws Corrupt DIRENT_EMPTY_NAME, DIRENT_BAD_NAME.
+ */
 function checkName(
   bytes: Uint8Array,
   start: number,
@@ -210,67 +259,156 @@ function checkName(
   ctx: Ext4ErrorContext,
   off: number,
 ): void {
-  // Names with '/' or NUL cannot be looked up or returned through the VFS;
-  // e2fsck pass 2 calls them "illegal characters" (PR_2_BAD_NAME).
+  if (len !== 0 && nameBytesOk(bytes, start, start + len)) return;
   if (len === 0) {
     throw corrupt("DIRENT_EMPTY_NAME", "live directory entry has an empty name", at(ctx, off));
   }
-  for (let i = start; i < start + len; i++) {
+  throw corrupt("DIRENT_BAD_NAME", "directory entry name contains '/' or NUL", at(ctx, off));
+}
+
+/**
+ * True when no byte of `bytes[start, end)` is '/' or NUL. Four bytes at a
+ * time (this runs for every live record of every walk): a word has a zero
+ * byte iff (w - 0x01010101) & ~w & 0x80808080 is non-zero, and a '/' byte
+ * iff w ^ 0x2f2f2f2f has a zero byte.
+ */
+function nameBytesOk(bytes: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    // OK to assert: [start, end) lies inside `bytes` (checked by checkRecord).
+    const w = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    const x = w ^ 0x2f2f2f2f;
+    if ((((w - 0x01010101) & ~w) | ((x - 0x01010101) & ~x)) & 0x80808080) return false;
+  }
+  for (; i < end; i++) {
     const c = bytes[i];
-    if (c === 0x2f || c === 0) {
-      throw corrupt("DIRENT_BAD_NAME", "directory entry name contains '/' or NUL", at(ctx, off));
-    }
+    if (c === 0x2f || c === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The record a {@link walkDirRecords} visitor is looking at. One object is
+ * reused for every record of a walk (a walk over a large directory visits
+ * hundreds of thousands): read what you need before returning, and copy
+ * the name if you keep it.
+ */
+export class DirRecordCursor {
+  /** Byte offset of the record in the region. */
+  offset = 0;
+  /** inode (0 for an unused record). */
+  inode = 0;
+  /** Decoded record length. */
+  recLen = 0;
+  /** rec_len exactly as stored. */
+  recLenRaw = 0;
+  /** name_len (the low byte). */
+  nameLen = 0;
+  /** file_type, or the high byte of the old 16-bit name_len. */
+  fileTypeRaw = 0;
+  /** ext4_dir_entry_hash of a record that stores one (hash-in-dirent directories), else undefined. */
+  hash: number | undefined = undefined;
+  /** ext4_dir_entry_hash.minor_hash, likewise. */
+  minorHash: number | undefined = undefined;
+
+  /** @param bytes the region being walked */
+  constructor(readonly bytes: Uint8Array) {}
+
+  /** The name: a view into the region, valid while the region is. */
+  name(): Uint8Array {
+    const start = this.offset + DIRENT_HEADER_SIZE;
+    return this.bytes.subarray(start, start + this.nameLen);
+  }
+
+  /** True when the name is exactly `name` (no view is made). */
+  nameIs(name: Uint8Array): boolean {
+    const len = name.length;
+    if (this.nameLen !== len) return false;
+    const b = this.bytes;
+    const start = this.offset + DIRENT_HEADER_SIZE;
+    for (let i = 0; i < len; i++) if (b[start + i] !== name[i]) return false;
+    return true;
   }
 }
 
 /**
  * Walks a linear directory region (a whole block, or one part of an inline
  * directory) with the kernel's checks, calling `visit` for every record
- * including unused ones and the checksum tail, until it returns true. Names
- * are views into `bytes`. Returns true when `visit` stopped the walk. Throws
- * Corrupt (codes DIRENT_*) at the first malformed record.
+ * including unused ones and the checksum tail, until it returns true. The
+ * cursor is reused from record to record and nothing is allocated per
+ * record. Returns true when `visit` stopped the walk. Throws Corrupt
+ * (codes DIRENT_*) at the first malformed record.
+ */
+export function walkDirRecords(
+  bytes: Uint8Array,
+  opts: DirParseOptions,
+  visit: (r: DirRecordCursor) => boolean | undefined,
+): boolean {
+  const ctx = opts.context ?? {};
+  const blockSize = opts.blockSize;
+  const hashInDirent = opts.hashInDirent === true;
+  const metadataCsum = opts.metadataCsum === true;
+  const checkNames = opts.checkNames ?? true;
+  const r = new DirRecordCursor(bytes);
+  const size = bytes.length;
+  let off = 0;
+  // Each record is at least 12 bytes (checked), so this loop ends within size/12 steps.
+  while (off < size) {
+    const rlen = checkRecord(bytes, off, blockSize, hashInDirent, metadataCsum, ctx);
+    // OK to assert: checkRecord proved the header and the name lie inside the region.
+    const inode = le32(bytes, off + O_INODE);
+    const nameLen = bytes[off + O_NAME_LEN]!;
+    const fileTypeRaw = bytes[off + O_FILE_TYPE]!;
+    if (inode !== 0 && checkNames) checkName(bytes, off + DIRENT_HEADER_SIZE, nameLen, ctx, off);
+    r.offset = off;
+    r.inode = inode;
+    r.recLen = rlen;
+    r.recLenRaw = bytes[off + O_REC_LEN]! | (bytes[off + O_REC_LEN + 1]! << 8);
+    r.nameLen = nameLen;
+    r.fileTypeRaw = fileTypeRaw;
+    if (hashInDirent && !isFakeEntry(bytes, off, nameLen, fileTypeRaw)) {
+      // Inside the record: checkRecord required room for the hash after the name.
+      const h = off + ((DIRENT_HEADER_SIZE + nameLen + 3) & ~3);
+      r.hash = le32(bytes, h + O_HASH);
+      r.minorHash = le32(bytes, h + O_MINOR_HASH);
+    } else {
+      r.hash = undefined;
+      r.minorHash = undefined;
+    }
+    if (visit(r) === true) return true;
+    off += rlen;
+  }
+  return false;
+}
+
+/**
+ * Walks a linear directory region like {@link walkDirRecords}, handing
+ * `visit` each record as its own object (names are views into `bytes`).
+ * Returns true when `visit` stopped the walk. Throws Corrupt (codes
+ * DIRENT_*) at the first malformed record.
  */
 export function scanDirEntries(
   bytes: Uint8Array,
   opts: DirParseOptions,
   visit: (e: RawDirEntry) => boolean | undefined,
 ): boolean {
-  const v = new ByteView(bytes, opts.context ?? {});
-  const ctx = opts.context ?? {};
-  const hashInDirent = opts.hashInDirent ?? false;
-  let off = 0;
-  // Each record is at least 12 bytes (checked), so this loop ends within size/12 steps.
-  while (off < v.length) {
-    const rlen = checkRecord(v, off, opts, ctx);
-    const inode = v.u32(off + O_INODE);
-    const nameLen = v.u8(off + O_NAME_LEN);
-    const fileTypeRaw = v.u8(off + O_FILE_TYPE);
-    const name = v.slice(off + DIRENT_HEADER_SIZE, nameLen);
-    if (inode !== 0 && (opts.checkNames ?? true)) {
-      checkName(name, 0, nameLen, ctx, off);
-    }
-    const recLenRaw = v.u16(off + O_REC_LEN);
-    let e: RawDirEntry;
-    if (hashInDirent && !isFakeEntry(v, off, nameLen, fileTypeRaw)) {
-      const h = off + ((DIRENT_HEADER_SIZE + nameLen + 3) & ~3);
-      e = {
-        offset: off,
-        inode,
-        recLen: rlen,
-        recLenRaw,
-        nameLen,
-        fileTypeRaw,
-        name,
-        hash: v.u32(h + dirEntryHashStruct.offsetOf("hash")),
-        minorHash: v.u32(h + dirEntryHashStruct.offsetOf("minor_hash")),
-      };
-    } else {
-      e = { offset: off, inode, recLen: rlen, recLenRaw, nameLen, fileTypeRaw, name };
-    }
-    if (visit(e) === true) return true;
-    off += rlen;
-  }
-  return false;
+  return walkDirRecords(bytes, opts, (r) => visit(recordOf(r)));
+}
+
+/** The cursor's record as a {@link RawDirEntry} of its own (the name still a view). */
+export function recordOf(r: DirRecordCursor): RawDirEntry {
+  const base = {
+    offset: r.offset,
+    inode: r.inode,
+    recLen: r.recLen,
+    recLenRaw: r.recLenRaw,
+    nameLen: r.nameLen,
+    fileTypeRaw: r.fileTypeRaw,
+    name: r.name(),
+  };
+  return r.hash === undefined || r.minorHash === undefined
+    ? base
+    : { ...base, hash: r.hash, minorHash: r.minorHash };
 }
 
 /**
@@ -304,23 +442,29 @@ export function findDirEntry(
   opts: DirParseOptions,
   name: Uint8Array,
 ): DirEntryMatch | null {
-  const v = new ByteView(bytes, opts.context ?? {});
+  // The walk of walkDirRecords, inlined: this loop runs over every record of
+  // every leaf a lookup visits (all the blocks of an unindexed directory).
   const ctx = opts.context ?? {};
+  const blockSize = opts.blockSize;
+  const hashInDirent = opts.hashInDirent === true;
+  const metadataCsum = opts.metadataCsum === true;
   const checkNames = opts.checkNames ?? true;
+  const size = bytes.length;
   const len = name.length;
   let off = 0;
   // Each record is at least 12 bytes (checked), so this loop ends within size/12 steps.
-  while (off < v.length) {
-    const rlen = checkRecord(v, off, opts, ctx);
-    const inode = v.u32(off + O_INODE);
-    const nameLen = v.u8(off + O_NAME_LEN);
-    const start = v.start + off + DIRENT_HEADER_SIZE;
+  while (off < size) {
+    const rlen = checkRecord(bytes, off, blockSize, hashInDirent, metadataCsum, ctx);
+    // OK to assert: checkRecord proved the header and the name lie inside the region.
+    const inode = le32(bytes, off + O_INODE);
     if (inode !== 0) {
-      if (checkNames) checkName(v.bytes, start, nameLen, ctx, off);
+      const nameLen = bytes[off + O_NAME_LEN]!;
+      const start = off + DIRENT_HEADER_SIZE;
+      if (checkNames) checkName(bytes, start, nameLen, ctx, off);
       if (nameLen === len) {
         let i = 0;
-        while (i < len && v.bytes[start + i] === name[i]) i++;
-        if (i === len) return { offset: off, inode, fileTypeRaw: v.u8(off + O_FILE_TYPE) };
+        while (i < len && bytes[start + i] === name[i]) i++;
+        if (i === len) return { offset: off, inode, fileTypeRaw: bytes[off + O_FILE_TYPE]! };
       }
     }
     off += rlen;
@@ -331,23 +475,17 @@ export function findDirEntry(
 /** The checksum tail of a leaf block, if the last 12 bytes are one (the kernel's `get_dirent_tail`). */
 export function readDirTail(block: Uint8Array, blockSize: number): { checksum: number } | null {
   if (block.length < blockSize || blockSize < DIRENT_TAIL_SIZE) return null;
+  // Read on every leaf verification: offsets come from the table, not a lookup per field.
   const v = new ByteView(block, {}, blockSize - DIRENT_TAIL_SIZE, DIRENT_TAIL_SIZE);
-  const t = dirEntryTailStruct;
   if (
-    t.get(v, "det_reserved_zero1") !== 0 ||
-    recLenFromDisk(t.get(v, "det_rec_len"), blockSize) !== DIRENT_TAIL_SIZE ||
-    t.get(v, "det_reserved_zero2") !== 0 ||
-    t.get(v, "det_reserved_ft") !== DirFileType.DirChecksum
+    v.u32(O_TAIL_ZERO1) !== 0 ||
+    recLenFromDisk(v.u16(O_TAIL_REC_LEN), blockSize) !== DIRENT_TAIL_SIZE ||
+    v.u8(O_TAIL_ZERO2) !== 0 ||
+    v.u8(O_TAIL_FT) !== DirFileType.DirChecksum
   ) {
     return null;
   }
-  return { checksum: t.get(v, "det_checksum") };
-}
-
-function le32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new ByteView(b).setU32(0, n);
-  return b;
+  return { checksum: v.u32(O_TAIL_CSUM) };
 }
 
 /**
@@ -355,7 +493,7 @@ function le32(n: number): Uint8Array {
  * number then the generation, both little-endian, from the filesystem seed.
  */
 export function dirCsumSeed(csumSeed: number, ino: number, generation: number): number {
-  return crc32cRaw(crc32cRaw(csumSeed, le32(ino)), le32(generation));
+  return crc32cU32(crc32cU32(csumSeed, ino), generation);
 }
 
 /** `ext4_dirblock_csum`: crc32c of the block bytes before the tail, from the inode seed. */
@@ -460,10 +598,9 @@ export function writeDirEntry(
  */
 export function writeDirTail(block: Uint8Array, blockSize: number, inodeSeed: number): void {
   const v = new ByteView(block, {}, blockSize - DIRENT_TAIL_SIZE, DIRENT_TAIL_SIZE);
-  const t = dirEntryTailStruct;
-  t.set(v, "det_reserved_zero1", 0);
-  t.set(v, "det_rec_len", DIRENT_TAIL_SIZE);
-  t.set(v, "det_reserved_zero2", 0);
-  t.set(v, "det_reserved_ft", DirFileType.DirChecksum);
+  v.setU32(O_TAIL_ZERO1, 0);
+  v.setU16(O_TAIL_REC_LEN, DIRENT_TAIL_SIZE);
+  v.setU8(O_TAIL_ZERO2, 0);
+  v.setU8(O_TAIL_FT, DirFileType.DirChecksum);
   v.setU32(O_TAIL_CSUM, dirBlockChecksum(inodeSeed, block, blockSize));
 }

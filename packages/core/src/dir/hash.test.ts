@@ -106,3 +106,32 @@ describe("dxHash", () => {
     expect([0, 1, 2].map((v) => effectiveHashVersion(v, false))).toEqual([0, 1, 2]);
   });
 });
+
+describe("kernelDxHash's memo of the last hash", () => {
+  it("answers every call as a fresh computation would, whatever came before", () => {
+    const call = fc.record({
+      version: fc.constantFrom(0, 1, 2, 3, 4, 5),
+      name: fc
+        .constantFrom("a", "b", "file-1", "file-2", "\u00e9t\u00e9")
+        .map((n) => new TextEncoder().encode(n)),
+      seed: fc.constantFrom<readonly number[] | undefined>(
+        undefined,
+        [1, 2, 3, 4],
+        [1, 2, 3, 5],
+        [0, 0, 0, 0],
+        [1, 2, 3, 4, 9],
+      ),
+    });
+    fc.assert(
+      fc.property(fc.array(call, { maxLength: 12 }), (calls) => {
+        for (const c of calls) {
+          const want = dxHash(c.version, c.name, c.seed);
+          const fresh = want.hash === 0xfffffffe ? { ...want, hash: 0xfffffffc } : want;
+          expect(kernelDxHash(c.version, c.name, c.seed)).toEqual(fresh);
+          // A caller changing its buffer afterwards must not change the memo.
+          c.name.fill(0x7a);
+        }
+      }),
+    );
+  });
+});

@@ -216,8 +216,44 @@ export function dxHash(version: number, name: Uint8Array, seed?: readonly number
  * 0xFFFFFFFE is moved to 0xFFFFFFFC. e2fsprogs does not do this.
  */
 export function kernelDxHash(version: number, name: Uint8Array, seed?: readonly number[]): DxHash {
+  const last = lastKernelHash;
+  if (
+    last !== null &&
+    last.version === version &&
+    sameSeed(last.seed, seed) &&
+    sameBytes(last.name, name)
+  ) {
+    return last.result;
+  }
   const h = dxHash(version, name, seed);
-  return h.hash === 0xfffffffe ? { hash: 0xfffffffc, minorHash: h.minorHash } : h;
+  const result = h.hash === 0xfffffffe ? { hash: 0xfffffffc, minorHash: h.minorHash } : h;
+  lastKernelHash = { version, seed: seed?.slice(0, 4), name: name.slice(), result };
+  return result;
+}
+
+/**
+ * The last {@link kernelDxHash} computed: one operation hashes the same
+ * name several times (the existence lookup, the index probe, the leaf
+ * search), and the hash is a pure function of its inputs, compared here by
+ * value (the seed's first four words, the name's bytes).
+ */
+let lastKernelHash: {
+  readonly version: number;
+  readonly seed: readonly number[] | undefined;
+  readonly name: Uint8Array;
+  readonly result: DxHash;
+} | null = null;
+
+function sameSeed(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (b.length < 4) return a.length === b.length && a.every((w, i) => w === b[i]);
+  return a.length === 4 && a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

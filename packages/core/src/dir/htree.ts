@@ -7,7 +7,13 @@
  * directory's block count.
  */
 import { corrupt, type Ext4Error, type Ext4ErrorContext, fsError, isExt4Error } from "../errors.js";
-import { type DirContext, isDxInternal, readDirBlock, verifyBlock } from "./context.js";
+import {
+  type DirContext,
+  isDxInternal,
+  ProbeCopies,
+  readDirBlock,
+  verifyBlock,
+} from "./context.js";
 import {
   checkDxNode,
   checkDxRoot,
@@ -43,12 +49,17 @@ export function checkOptions(d: DirContext): DxCheckOptions {
  * Throws Corrupt DX_BLOCK_PAST_EOF, DX_HOLE.
  */
 export function readIndexed(d: DirContext, lblk: number, what: "index" | "leaf"): Uint8Array {
-  const ctx = { ...d.errorContext, block: lblk };
+  // The error context is built only on failure: every probe reads two or three blocks.
+  const ctx = (): Ext4ErrorContext => ({ ...d.errorContext, block: lblk });
   if (lblk >= d.blockCount) {
-    throw corrupt("DX_BLOCK_PAST_EOF", `htree ${what} block ${lblk} is past i_size ${d.size}`, ctx);
+    throw corrupt(
+      "DX_BLOCK_PAST_EOF",
+      `htree ${what} block ${lblk} is past i_size ${d.size}`,
+      ctx(),
+    );
   }
   const b = readDirBlock(d, lblk);
-  if (b === null) throw corrupt("DX_HOLE", `directory hole found for htree ${what} block`, ctx);
+  if (b === null) throw corrupt("DX_HOLE", `directory hole found for htree ${what} block`, ctx());
   return b;
 }
 
@@ -58,14 +69,17 @@ interface Frame {
   at: number;
 }
 
-/** Reads, checks and verifies an interior node; a private copy backs its view. */
-function readNode(d: DirContext, lblk: number, verify: boolean): DxEntryView {
+/** The copies the frames of {@link dxFind} read their entries from. */
+const findCopies = new ProbeCopies();
+
+/** Reads, checks and verifies an interior node at index `level`; a private copy backs its view. */
+function readNode(d: DirContext, lblk: number, verify: boolean, level: number): DxEntryView {
   const block = readIndexed(d, lblk, "index");
   const node = decodeDxNode(block, { ...d.errorContext, block: lblk }, 0);
   // The block must look like an index block before its checksum is judged as one.
   checkDxNode(node, lblk, checkOptions(d));
   if (verify) verifyBlock(d, lblk, block);
-  return new DxEntryView(block.slice(), node.countOffset, node.count);
+  return new DxEntryView(findCopies.copy(level, block), node.countOffset, node.count);
 }
 
 /** Where a name was found by {@link dxFind}. */
@@ -95,7 +109,7 @@ export function dxFind(d: DirContext, name: Uint8Array, verify: boolean): DxMatc
 
   const frames: Frame[] = [];
   const path: number[] = [0];
-  let view = new DxEntryView(rootBlock.slice(), root.countOffset, root.count);
+  let view = new DxEntryView(findCopies.copy(0, rootBlock), root.countOffset, root.count);
   for (let level = 0; ; level++) {
     const at = dxSearch(view, hash);
     frames.push({ view, at });
@@ -108,7 +122,7 @@ export function dxFind(d: DirContext, name: Uint8Array, verify: boolean): DxMatc
     }
     if (level >= root.indirectLevels) break;
     path.push(block);
-    view = readNode(d, block, verify);
+    view = readNode(d, block, verify, level + 1);
   }
 
   // Each step moves to a later index entry, so the walk ends; the block count caps it regardless.
@@ -144,7 +158,7 @@ function nextLeaf(d: DirContext, frames: Frame[], hash: number, verify: boolean)
   if ((top.view.hash(top.at) & ~1) >>> 0 !== hash) return false;
   for (let q = p + 1; q < frames.length; q++) {
     const parent = frames[q - 1]!;
-    frames[q] = { view: readNode(d, parent.view.block(parent.at), verify), at: 0 };
+    frames[q] = { view: readNode(d, parent.view.block(parent.at), verify, q), at: 0 };
   }
   return true;
 }

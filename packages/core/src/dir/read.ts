@@ -8,7 +8,7 @@ import { corrupt, fsError, isExt4Error } from "../errors.js";
 import { DirFileType, EXT4_NAME_LEN } from "./constants.js";
 import { type DirContext, dirContext, isDxInternal, readDirBlock, verifyBlock } from "./context.js";
 import { isDxFallback } from "./dx.js";
-import { scanDirEntries } from "./entry.js";
+import { type DirRecordCursor, scanDirEntries, walkDirRecords } from "./entry.js";
 import type { DirHost, DirInode } from "./host.js";
 import {
   bytesEqual,
@@ -63,6 +63,14 @@ const utf8enc = new TextEncoder();
 
 function isDotName(name: Uint8Array): boolean {
   return (name.length === 1 || name.length === 2) && name.every((c) => c === 0x2e);
+}
+
+const DOT = new Uint8Array([0x2e]);
+const DOTDOT = new Uint8Array([0x2e, 0x2e]);
+
+/** {@link isDotName} of a record, without a view of its name. */
+function isDotRecord(r: DirRecordCursor): boolean {
+  return r.nameIs(DOT) || r.nameIs(DOTDOT);
 }
 
 function fileTypeOf(d: DirContext, raw: number): number {
@@ -152,10 +160,10 @@ function* iterateBlocks(
     if (verify) verifyBlock(d, lblk, block);
     const out: DirEntry[] = [];
     const base = lblk * bs;
-    scanDirEntries(block, parseOptions(d, { ...d.errorContext, block: lblk }), (e) => {
-      const pos = base + e.offset;
-      if (e.inode !== 0 && pos >= start && (includeDots || !isDotName(e.name))) {
-        out.push(makeEntry(d, e.name, e.inode, e.fileTypeRaw, pos, lblk, e.offset, e.recLen));
+    walkDirRecords(block, parseOptions(d, { ...d.errorContext, block: lblk }), (r) => {
+      const pos = base + r.offset;
+      if (r.inode !== 0 && pos >= start && (includeDots || !isDotRecord(r))) {
+        out.push(makeEntry(d, r.name(), r.inode, r.fileTypeRaw, pos, lblk, r.offset, r.recLen));
       }
       return false;
     });

@@ -406,3 +406,44 @@ describe("growth through every stage", () => {
     }
   }, 60_000);
 });
+
+describe("removeEntry with the caller's lookup", () => {
+  it("removes the named entry whether the lookup is current or was made stale by leaf splits", () => {
+    for (const inline of [false, true]) {
+      const h = host({ inline, bs: 1024 });
+      newDir(h, inline);
+      const model: Model = new Map();
+      let ino = 100;
+      const grow = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          const name = `entry-${ino}`;
+          add(h, name, ino);
+          model.set(name, { ino, ft: 1 });
+          ino++;
+        }
+      };
+      grow(3);
+      // Current lookups, and lookups taken before enough insertions to split their leaves.
+      const current = lookupEntry(h, cur(h), "entry-101");
+      removeEntry(h, cur(h), "entry-101", current);
+      model.delete("entry-101");
+      check(h, model);
+      const early = ["entry-100", "entry-102"].map((n) => [n, lookupEntry(h, cur(h), n)] as const);
+      grow(150);
+      expect(stage(h)).toMatch(/^htree/);
+      for (const [name, hint] of early) {
+        expect(hint).not.toBeNull();
+        const old = removeEntry(h, cur(h), name, hint);
+        expect(old.ino).toBe(model.get(name)?.ino);
+        model.delete(name);
+        check(h, model, { sample: 7 });
+      }
+      // A hint that names another entry is not trusted.
+      const other = lookupEntry(h, cur(h), "entry-110");
+      removeEntry(h, cur(h), "entry-111", other);
+      model.delete("entry-111");
+      check(h, model, { sample: 7 });
+      expect(lookupEntry(h, cur(h), "entry-110")?.ino).toBe(110);
+    }
+  });
+});

@@ -15,9 +15,9 @@
  * and inline-write.ts).
  */
 import { corrupt, fsError, isExt4Error } from "../errors.js";
-import { ByteView } from "../view.js";
+import { ByteView, le32 } from "../view.js";
 import { DirFileType, DirInodeFlag, EXT4_NAME_LEN, INLINE_IBLOCK_SIZE } from "./constants.js";
-import { isDxInternal, verifyBlock } from "./context.js";
+import { isDxInternal, readDirBlock, verifyBlock } from "./context.js";
 import { dxCountOffset, isDxFallback, writeDxTail } from "./dx.js";
 import { dxAddEntry, makeIndexedDir } from "./dx-write.js";
 import {
@@ -31,6 +31,7 @@ import {
   sealLeaf,
 } from "./edit.js";
 import {
+  DIRENT_HEADER_SIZE,
   type DirParseOptions,
   dirEntry2Struct,
   dirRecLen,
@@ -61,6 +62,8 @@ export interface OldEntry {
 }
 
 const MAX_INO = 0xffffffff;
+const O_INODE = dirEntry2Struct.offsetOf("inode");
+const O_NAME_LEN = dirEntry2Struct.offsetOf("name_len");
 
 /** Refuses names no entry may have. Throws NameTooLong NAME_TOO_LONG, InvalidArgument DIR_NAME_*. */
 function checkName(name: Uint8Array, ino: number): void {
@@ -292,13 +295,40 @@ export function removeEntry(
   host: DirWriteHost,
   dir: DirInode,
   name: Uint8Array | string,
+  hint?: LookupResult | null,
 ): OldEntry {
   const w = new DirWriter(host, dir);
-  const found = findForChange(w, nameBytes(name));
+  const n = nameBytes(name);
+  // The caller's own lookup of the name, when the entry is still where it
+  // was found (the kernel's ext4_rename_delete: an insertion since may
+  // have split its leaf), saves a second lookup; the block is read,
+  // verified and walked again by editFound either way.
+  const found = hint != null && stillNames(w, hint, n) ? hint : findForChange(w, n);
   const size = editFound(w, found, (region, offset, opts, base) =>
     deleteAt(region, offset, opts, base),
   );
   return { ino: found.ino, fileType: found.fileType, dir: w.touch(size) };
+}
+
+/**
+ * True when the record `hint` points at (a block directory's) still holds
+ * `name` for the same inode. Applies findForChange's name checks first.
+ * Throws what reading the block throws.
+ */
+function stillNames(w: DirWriter, hint: LookupResult, name: Uint8Array): boolean {
+  checkName(name, w.dir.ino);
+  const lblk = hint.lblk;
+  if (lblk === null || w.d.inline || !(lblk >= 0 && lblk < w.d.blockCount)) return false;
+  const block = readDirBlock(w.d, lblk);
+  if (block === null) return false;
+  const at = hint.offset;
+  const start = at + DIRENT_HEADER_SIZE;
+  if (!(at >= 0 && start + name.length <= block.length)) return false;
+  if (le32(block, at + O_INODE) !== hint.ino || block[at + O_NAME_LEN] !== name.length) {
+    return false;
+  }
+  for (let i = 0; i < name.length; i++) if (block[start + i] !== name[i]) return false;
+  return true;
 }
 
 /**

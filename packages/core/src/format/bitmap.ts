@@ -163,9 +163,29 @@ export function testBit(bytes: Uint8Array, i: number): boolean {
 export function findClearBit(bytes: Uint8Array, from: number, end: number): number {
   let i = from;
   while (i < end) {
-    if ((i & 7) === 0 && i + 8 <= end && bytes[i >>> 3] === 0xff) {
-      i += 8;
-      continue;
+    if ((i & 7) === 0) {
+      // Whole bytes, then eight at a time: an allocation scans the group's
+      // bitmap from its start, so a filling group costs a scan of its used part.
+      let byte = i >>> 3;
+      // Bits past the array read as set (testBit): only bytes inside it are skipped.
+      const last = Math.min(end >>> 3, bytes.length);
+      while (byte + 8 <= last) {
+        // OK to assert: byte + 8 <= last <= bytes.length.
+        const all =
+          bytes[byte]! &
+          bytes[byte + 1]! &
+          bytes[byte + 2]! &
+          bytes[byte + 3]! &
+          bytes[byte + 4]! &
+          bytes[byte + 5]! &
+          bytes[byte + 6]! &
+          bytes[byte + 7]!;
+        if (all !== 0xff) break;
+        byte += 8;
+      }
+      while (byte < last && bytes[byte] === 0xff) byte++;
+      i = byte * 8;
+      if (i >= end) break;
     }
     if (!testBit(bytes, i)) return i;
     i++;
@@ -177,9 +197,27 @@ export function findClearBit(bytes: Uint8Array, from: number, end: number): numb
 export function findSetBit(bytes: Uint8Array, from: number, end: number): number {
   let i = from;
   while (i < end) {
-    if ((i & 7) === 0 && i + 8 <= end && bytes[i >>> 3] === 0) {
-      i += 8;
-      continue;
+    if ((i & 7) === 0) {
+      let byte = i >>> 3;
+      // Bits past the array read as set (testBit): only bytes inside it are skipped.
+      const last = Math.min(end >>> 3, bytes.length);
+      while (byte + 8 <= last) {
+        // OK to assert: as in findClearBit.
+        const any =
+          bytes[byte]! |
+          bytes[byte + 1]! |
+          bytes[byte + 2]! |
+          bytes[byte + 3]! |
+          bytes[byte + 4]! |
+          bytes[byte + 5]! |
+          bytes[byte + 6]! |
+          bytes[byte + 7]!;
+        if (any !== 0) break;
+        byte += 8;
+      }
+      while (byte < last && bytes[byte] === 0) byte++;
+      i = byte * 8;
+      if (i >= end) break;
     }
     if (testBit(bytes, i)) return i;
     i++;

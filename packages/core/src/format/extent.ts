@@ -47,6 +47,21 @@ export const EXT_INIT_MAX_LEN = 32768;
 /** The largest logical block (EXT4_MAX_LOGICAL_BLOCK). */
 export const EXT4_MAX_LOGICAL_BLOCK = 0xfffffffe;
 
+// Offsets from the tables above, computed once: every block map of every
+// directory and file lookup decodes the root, and tree walks every node.
+const EH_MAGIC = EXTENT_HEADER.offsetOf("eh_magic");
+const EH_ENTRIES = EXTENT_HEADER.offsetOf("eh_entries");
+const EH_MAX = EXTENT_HEADER.offsetOf("eh_max");
+const EH_DEPTH = EXTENT_HEADER.offsetOf("eh_depth");
+const EH_GENERATION = EXTENT_HEADER.offsetOf("eh_generation");
+const EE_BLOCK = EXTENT.offsetOf("ee_block");
+const EE_LEN = EXTENT.offsetOf("ee_len");
+const EE_START_HI = EXTENT.offsetOf("ee_start_hi");
+const EE_START_LO = EXTENT.offsetOf("ee_start_lo");
+const EI_BLOCK = EXTENT_IDX.offsetOf("ei_block");
+const EI_LEAF_LO = EXTENT_IDX.offsetOf("ei_leaf_lo");
+const EI_LEAF_HI = EXTENT_IDX.offsetOf("ei_leaf_hi");
+
 /** A leaf entry, decoded. */
 export interface Extent {
   /** First logical block. */
@@ -107,14 +122,14 @@ export function decodeExtentNode(
   ctx: Ext4ErrorContext = {},
 ): ExtentNodeData {
   const v = new ByteView(bytes, ctx);
-  const magic = EXTENT_HEADER.get(v, "eh_magic");
+  const magic = v.u16(EH_MAGIC);
   if (magic !== EXT4_EXT_MAGIC) {
     throw corrupt("EXTENT_BAD_MAGIC", `extent header magic 0x${magic.toString(16)}`, ctx);
   }
-  const entries = EXTENT_HEADER.get(v, "eh_entries");
-  const max = EXTENT_HEADER.get(v, "eh_max");
-  const depth = EXTENT_HEADER.get(v, "eh_depth");
-  const generation = EXTENT_HEADER.get(v, "eh_generation");
+  const entries = v.u16(EH_ENTRIES);
+  const max = v.u16(EH_MAX);
+  const depth = v.u16(EH_DEPTH);
+  const generation = v.u32(EH_GENERATION);
   if (depth > EXT4_MAX_EXTENT_DEPTH) {
     throw corrupt("EXTENT_TOO_DEEP", `extent depth ${depth} > ${EXT4_MAX_EXTENT_DEPTH}`, ctx);
   }
@@ -140,26 +155,27 @@ export function decodeExtentNode(
   let prevEnd = start;
   for (let i = 0; i < entries; i++) {
     const off = EXTENT_HEADER.size + i * EXTENT.size;
-    const e = v.sub(off, EXTENT.size, { offset: (ctx.offset ?? 0) + off });
-    const ectx = { ...ctx, offset: (ctx.offset ?? 0) + off };
+    // The entry's own context only when a check fails: this loop runs for every entry.
+    const e = v.sub(off, EXTENT.size);
+    const ectx = (): Ext4ErrorContext => ({ ...ctx, offset: (ctx.offset ?? 0) + off });
     if (depth === 0) {
       const x = decodeExtent(e);
-      if (x.length === 0) throw corrupt("EXTENT_ZERO_LENGTH", "extent of length 0", ectx);
+      if (x.length === 0) throw corrupt("EXTENT_ZERO_LENGTH", "extent of length 0", ectx());
       if (x.logical < prevEnd || (i === 0 && x.logical < start)) {
         throw corrupt(
           "EXTENT_UNORDERED",
           `extent at ${x.logical} overlaps or precedes ${prevEnd}`,
-          ectx,
+          ectx(),
         );
       }
       if (x.logical + x.length > end) {
-        throw corrupt("EXTENT_OUT_OF_RANGE", `extent ${x.logical}+${x.length} past ${end}`, ectx);
+        throw corrupt("EXTENT_OUT_OF_RANGE", `extent ${x.logical}+${x.length} past ${end}`, ectx());
       }
       if (!blockOk(x.physical, x.length)) {
         throw corrupt(
           "EXTENT_BAD_PHYSICAL",
           `extent blocks ${x.physical}+${x.length} outside the filesystem`,
-          { ...ectx, block: x.physical },
+          { ...ectx(), block: x.physical },
         );
       }
       prevEnd = x.logical + x.length;
@@ -168,14 +184,14 @@ export function decodeExtentNode(
       const x = decodeExtentIndex(e);
       // Index keys strictly ascend and stay inside the parent's range.
       if ((i > 0 && x.logical < prevEnd) || (i === 0 && x.logical < start)) {
-        throw corrupt("EXTENT_UNORDERED", `index key ${x.logical} not ascending`, ectx);
+        throw corrupt("EXTENT_UNORDERED", `index key ${x.logical} not ascending`, ectx());
       }
       if (x.logical >= end) {
-        throw corrupt("EXTENT_OUT_OF_RANGE", `index key ${x.logical} past ${end}`, ectx);
+        throw corrupt("EXTENT_OUT_OF_RANGE", `index key ${x.logical} past ${end}`, ectx());
       }
       if (!blockOk(x.child, 1)) {
         throw corrupt("EXTENT_BAD_PHYSICAL", `index child ${x.child} outside the filesystem`, {
-          ...ectx,
+          ...ectx(),
           block: x.child,
         });
       }
@@ -188,11 +204,11 @@ export function decodeExtentNode(
 
 /** Decodes one leaf entry (no validation). */
 export function decodeExtent(v: ByteView): Extent {
-  const len = EXTENT.get(v, "ee_len");
+  const len = v.u16(EE_LEN);
   const unwritten = len > EXT_INIT_MAX_LEN;
   return {
-    logical: EXTENT.get(v, "ee_block"),
-    physical: EXTENT.get(v, "ee_start_lo") + EXTENT.get(v, "ee_start_hi") * 2 ** 32,
+    logical: v.u32(EE_BLOCK),
+    physical: v.u32(EE_START_LO) + v.u16(EE_START_HI) * 2 ** 32,
     length: unwritten ? len - EXT_INIT_MAX_LEN : len,
     unwritten,
   };
@@ -211,8 +227,8 @@ export function encodeExtent(v: ByteView, x: Extent): void {
 /** Decodes one index entry (no validation). */
 export function decodeExtentIndex(v: ByteView): ExtentIndex {
   return {
-    logical: EXTENT_IDX.get(v, "ei_block"),
-    child: EXTENT_IDX.get(v, "ei_leaf_lo") + EXTENT_IDX.get(v, "ei_leaf_hi") * 2 ** 32,
+    logical: v.u32(EI_BLOCK),
+    child: v.u32(EI_LEAF_LO) + v.u16(EI_LEAF_HI) * 2 ** 32,
   };
 }
 

@@ -1,6 +1,7 @@
 import { FileDevice } from "@ext4/iocache";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { crc32cTable } from "../crc.js";
 import { isExt4Error } from "../errors.js";
 import { Filesystem } from "../fs.js";
 import { parseStats } from "../test-support/debugfs-parse.js";
@@ -139,5 +140,26 @@ describe("meta_bg", () => {
     } finally {
       fs.close();
     }
+  });
+});
+
+describe("the descriptor checksum", () => {
+  it("is crc32c over le32 group and the bytes with bg_checksum zeroed, for any bytes", () => {
+    const sb = superblockOf(fixture("ext4"));
+    expect(sb.features.metadataCsum).toBe(true);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 80 }),
+        fc.nat(0xffffffff),
+        (desc, group) => {
+          // By definition: a copy with the field zeroed, one crc over it.
+          const copy = desc.slice(0, Math.min(desc.length, sb.descSize));
+          copy.fill(0, 0x1e, 0x20);
+          const le = new Uint8Array([group, group >>> 8, group >>> 16, group >>> 24]);
+          const want = crc32cTable(crc32cTable(sb.csumSeed, le), copy) & 0xffff;
+          expect(groupDescChecksum(sb, group, desc)).toBe(want);
+        },
+      ),
+    );
   });
 });

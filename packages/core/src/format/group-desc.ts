@@ -4,7 +4,7 @@
  * {@link GroupDesc}, the crc16 / crc32c descriptor checksums, and where the
  * descriptor table lives (classic layout and meta_bg).
  */
-import { crc16, crc32cRaw } from "../crc.js";
+import { crc16, crc32cRange, crc32cU32, crc32cZeros } from "../crc.js";
 import { badChecksum, corrupt } from "../errors.js";
 import { defineStruct, type RawRecord, u16, u32 } from "../struct.js";
 import { ByteView } from "../view.js";
@@ -36,6 +36,9 @@ export const GROUP_DESC = defineStruct("ext4_group_desc", [
   u16("bg_inode_bitmap_csum_hi", "inode bitmap checksum, high 16 bits"),
   u32("bg_reserved", "padding"),
 ]);
+
+/** Offset of bg_checksum, from the table (checksummed around on every descriptor write). */
+const BG_CHECKSUM = GROUP_DESC.offsetOf("bg_checksum");
 
 /** Field names of {@link GROUP_DESC}. */
 export type GroupDescField = (typeof GROUP_DESC.fields)[number]["name"];
@@ -159,17 +162,18 @@ export function groupGdtBlocks(sb: Superblock, group: number): number {
  * crc16(~0, uuid, le32 group, descriptor minus bg_checksum); else 0.
  */
 export function groupDescChecksum(sb: Superblock, group: number, desc: Uint8Array): number {
-  const csumOff = GROUP_DESC.offsetOf("bg_checksum");
-  const le = new Uint8Array(4);
-  new ByteView(le).setU32(0, group);
+  const csumOff = BG_CHECKSUM;
   const size = Math.min(desc.length, sb.descSize);
   if (sb.features.metadataCsum) {
-    let c = crc32cRaw(sb.csumSeed, le);
-    c = crc32cRaw(c, desc.subarray(0, csumOff));
-    c = crc32cRaw(c, new Uint8Array(2));
-    if (csumOff + 2 < size) c = crc32cRaw(c, desc.subarray(csumOff + 2, size));
+    // Around bg_checksum in place (counted as zeros): no copy, no buffers.
+    let c = crc32cU32(sb.csumSeed, group);
+    c = crc32cRange(c, desc, 0, Math.min(csumOff, desc.length));
+    c = crc32cZeros(c, 2);
+    if (csumOff + 2 < size) c = crc32cRange(c, desc, csumOff + 2, size);
     return c & 0xffff;
   }
+  const le = new Uint8Array(4);
+  new ByteView(le).setU32(0, group);
   if (sb.features.has("uninit_bg")) {
     let c = crc16(0xffff, sb.uuid);
     c = crc16(c, le);

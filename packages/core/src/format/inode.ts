@@ -4,10 +4,11 @@
  * {@link InodeFields}, timestamps with nanoseconds and extra epoch bits, the
  * crc32c inode checksum, and mode/flag constants.
  */
-import { crc32cRaw } from "../crc.js";
+import { joinLoHi, splitLoHi } from "../brands.js";
+import { crc32cRange, crc32cRaw, crc32cU32, crc32cZeros, SMALL_CRC } from "../crc.js";
 import { corrupt, type Ext4ErrorContext } from "../errors.js";
 import { bytes, defineStruct, i32, type RawRecord, u16, u32 } from "../struct.js";
-import { ByteView } from "../view.js";
+import { le16, le32, setLe32 } from "../view.js";
 
 /** struct ext4_inode with the Linux osd1/osd2 variants (fs/ext4/ext4.h). */
 export const INODE = defineStruct("ext4_inode", [
@@ -160,7 +161,7 @@ export interface InodeFields {
   readonly blocksUnitIsFsBlock: boolean;
   readonly flags: number;
   readonly version: number;
-  /** i_block: the 60 bytes (a copy). */
+  /** i_block: the 60 bytes (a copy, or a view of an Inode's own never-changed bytes). */
   readonly iBlock: Uint8Array;
   readonly generation: number;
   readonly fileAcl: number;
@@ -176,56 +177,222 @@ export interface InodeDecodeParams {
   readonly is64bit: boolean;
 }
 
-function fits(extraIsize: number, name: InodeField): boolean {
-  const f = INODE.field(name);
-  return f.offset + f.width <= EXT4_GOOD_OLD_INODE_SIZE + extraIsize;
+// Offsets and ends of the fields the codec touches, computed from the INODE
+// table once at module load: decoding an inode is the hottest path of every
+// tool (ls -l, stat, lookup), and a name lookup per field per inode showed
+// in profiles. The table stays the only declaration of the layout.
+const at = (name: InodeField): number => INODE.offsetOf(name);
+const end = (name: InodeField): number => INODE.offsetOf(name) + INODE.field(name).width;
+const I_MODE = at("i_mode");
+const I_UID = at("i_uid");
+const I_SIZE_LO = at("i_size_lo");
+const I_ATIME = at("i_atime");
+const I_CTIME = at("i_ctime");
+const I_MTIME = at("i_mtime");
+const I_DTIME = at("i_dtime");
+const I_GID = at("i_gid");
+const I_LINKS_COUNT = at("i_links_count");
+const I_BLOCKS_LO = at("i_blocks_lo");
+const I_FLAGS = at("i_flags");
+const L_I_VERSION = at("l_i_version");
+const I_BLOCK = at("i_block");
+const I_BLOCK_END = end("i_block");
+const I_GENERATION = at("i_generation");
+const I_FILE_ACL_LO = at("i_file_acl_lo");
+const I_SIZE_HIGH = at("i_size_high");
+const L_I_BLOCKS_HIGH = at("l_i_blocks_high");
+const L_I_FILE_ACL_HIGH = at("l_i_file_acl_high");
+const L_I_UID_HIGH = at("l_i_uid_high");
+const L_I_GID_HIGH = at("l_i_gid_high");
+const L_I_CHECKSUM_LO = at("l_i_checksum_lo");
+const L_I_CHECKSUM_LO_END = end("l_i_checksum_lo");
+const I_EXTRA_ISIZE = at("i_extra_isize");
+const I_EXTRA_ISIZE_END = end("i_extra_isize");
+const I_CHECKSUM_HI = at("i_checksum_hi");
+const I_CHECKSUM_HI_END = end("i_checksum_hi");
+const I_CTIME_EXTRA = at("i_ctime_extra");
+const I_CTIME_EXTRA_END = end("i_ctime_extra");
+const I_MTIME_EXTRA = at("i_mtime_extra");
+const I_MTIME_EXTRA_END = end("i_mtime_extra");
+const I_ATIME_EXTRA = at("i_atime_extra");
+const I_ATIME_EXTRA_END = end("i_atime_extra");
+const I_CRTIME = at("i_crtime");
+const I_CRTIME_END = end("i_crtime");
+const I_CRTIME_EXTRA = at("i_crtime_extra");
+const I_CRTIME_EXTRA_END = end("i_crtime_extra");
+const I_VERSION_HI = at("i_version_hi");
+const I_VERSION_HI_END = end("i_version_hi");
+const I_PROJID = at("i_projid");
+const I_PROJID_END = end("i_projid");
+
+/** True when a field ending at byte `fieldEnd` lies inside 128 + i_extra_isize (EXT4_FITS_IN_INODE). */
+function fitsEnd(extraIsize: number, fieldEnd: number): boolean {
+  return fieldEnd <= EXT4_GOOD_OLD_INODE_SIZE + extraIsize;
 }
+
+/** The signed 32-bit field at `offset` (inode timestamps). */
+function ls32(raw: Uint8Array, offset: number): number {
+  return le32(raw, offset) | 0;
+}
+
+/**
+ * Checks the array holds `inodeSize` bytes and that size is one an inode
+ * can have, once for the whole inode: every field read after it lies below
+ * 128 + i_extra_isize ≤ inodeSize. Throws RangeError for a short array (a
+ * caller bug), Corrupt SHORT_STRUCTURE for a size below the fields read.
+ */
+function checkInodeBytes(raw: Uint8Array, inodeSize: number, ctx: Ext4ErrorContext): void {
+  if (!(Number.isInteger(inodeSize) && inodeSize >= 0 && inodeSize <= raw.length)) {
+    throw new RangeError(`inode of ${inodeSize} bytes outside array of ${raw.length}`);
+  }
+  const need = inodeSize > EXT4_GOOD_OLD_INODE_SIZE ? I_EXTRA_ISIZE_END : EXT4_GOOD_OLD_INODE_SIZE;
+  if (inodeSize < need) {
+    throw corrupt("SHORT_STRUCTURE", `inode of ${inodeSize} bytes is shorter than ${need}`, ctx);
+  }
+}
+
+/**
+ * i_extra_isize of an inode already checked by {@link checkInodeBytes}.
+ * Throws Corrupt (INODE_BAD_EXTRA_ISIZE) when it runs past the inode or is
+ * not a multiple of 4, as ext4_iget does.
+ */
+function extraIsizeOf(raw: Uint8Array, inodeSize: number, ctx: Ext4ErrorContext): number {
+  if (inodeSize <= EXT4_GOOD_OLD_INODE_SIZE) return 0;
+  const extraIsize = le16(raw, I_EXTRA_ISIZE);
+  if (EXT4_GOOD_OLD_INODE_SIZE + extraIsize > inodeSize || (extraIsize & 3) !== 0) {
+    throw corrupt("INODE_BAD_EXTRA_ISIZE", `i_extra_isize ${extraIsize} is invalid`, ctx);
+  }
+  return extraIsize;
+}
+
+/**
+ * Applies every check {@link decodeInode} makes (the array holds the inode,
+ * i_extra_isize is valid, the size fits 2^53) without decoding: after it,
+ * decoding the same bytes cannot fail, and {@link InodeBytes} reads fields
+ * straight from them. Throws as decodeInode.
+ */
+export function checkInode(
+  raw: Uint8Array,
+  params: InodeDecodeParams,
+  ctx: Ext4ErrorContext = {},
+): void {
+  checkInodeBytes(raw, params.inodeSize, ctx);
+  extraIsizeOf(raw, params.inodeSize, ctx);
+  joinLoHi(le32(raw, I_SIZE_LO), le32(raw, I_SIZE_HIGH));
+}
+
+/**
+ * Single fields read straight from inode bytes that passed {@link
+ * checkInode}, each exactly as {@link decodeInode} computes it: for
+ * answering a few fields of many inodes (a long listing, a directory walk)
+ * without decoding every field of each.
+ */
+export const InodeBytes = {
+  /** i_mode. */
+  mode: (raw: Uint8Array): number => le16(raw, I_MODE),
+  /** i_uid with l_i_uid_high. */
+  uid: (raw: Uint8Array): number => le16(raw, I_UID) + le16(raw, L_I_UID_HIGH) * 0x10000,
+  /** i_gid with l_i_gid_high. */
+  gid: (raw: Uint8Array): number => le16(raw, I_GID) + le16(raw, L_I_GID_HIGH) * 0x10000,
+  /** i_size_lo with i_size_high (checkInode proved it below 2^53). */
+  size: (raw: Uint8Array): number => le32(raw, I_SIZE_LO) + le32(raw, I_SIZE_HIGH) * 2 ** 32,
+  /** i_flags. */
+  flags: (raw: Uint8Array): number => le32(raw, I_FLAGS),
+  /** i_generation. */
+  generation: (raw: Uint8Array): number => le32(raw, I_GENERATION),
+  /** i_links_count. */
+  linksCount: (raw: Uint8Array): number => le16(raw, I_LINKS_COUNT),
+  /** i_dtime. */
+  dtime: (raw: Uint8Array): number => le32(raw, I_DTIME),
+  /** i_file_acl_lo with l_i_file_acl_high when the filesystem is 64bit. */
+  fileAcl: (raw: Uint8Array, params: InodeDecodeParams): number =>
+    le32(raw, I_FILE_ACL_LO) + (params.is64bit ? le16(raw, L_I_FILE_ACL_HIGH) * 2 ** 32 : 0),
+  /** i_mtime with i_mtime_extra when i_extra_isize covers it. */
+  mtime: (raw: Uint8Array, params: InodeDecodeParams): Timestamp => {
+    const extra = params.inodeSize > EXT4_GOOD_OLD_INODE_SIZE ? le16(raw, I_EXTRA_ISIZE) : 0;
+    return decodeTime(
+      ls32(raw, I_MTIME),
+      fitsEnd(extra, I_MTIME_EXTRA_END) ? le32(raw, I_MTIME_EXTRA) : undefined,
+    );
+  },
+} as const;
 
 /**
  * Decodes an inode from its `inodeSize` bytes. Throws Corrupt
  * (INODE_BAD_EXTRA_ISIZE) when i_extra_isize runs past the inode or is not a
- * multiple of 4, as ext4_iget does.
+ * multiple of 4, as ext4_iget does; Corrupt VALUE_TOO_LARGE for a size past
+ * 2^53; RangeError when `raw` is shorter than `inodeSize`.
  */
 export function decodeInode(
   raw: Uint8Array,
   params: InodeDecodeParams,
   ctx: Ext4ErrorContext = {},
 ): InodeFields {
-  const v = new ByteView(raw, ctx, 0, params.inodeSize);
-  let extraIsize = 0;
-  if (params.inodeSize > EXT4_GOOD_OLD_INODE_SIZE) {
-    extraIsize = INODE.get(v, "i_extra_isize");
-    if (EXT4_GOOD_OLD_INODE_SIZE + extraIsize > params.inodeSize || (extraIsize & 3) !== 0) {
-      throw corrupt("INODE_BAD_EXTRA_ISIZE", `i_extra_isize ${extraIsize} is invalid`, ctx);
-    }
-  }
-  const g = (name: InodeField): number => INODE.get(v, name);
-  const opt = (name: InodeField): number | undefined =>
-    fits(extraIsize, name) ? g(name) : undefined;
-  const blocksRaw = g("i_blocks_lo") + (params.hugeFile ? g("l_i_blocks_high") * 2 ** 32 : 0);
-  const flags = g("i_flags");
-  const checksumHi = opt("i_checksum_hi");
+  return decodeInodeFields(raw, params, ctx, false);
+}
+
+/**
+ * {@link decodeInode} for a caller that owns `raw` and never changes it (the
+ * Filesystem's private copy in an {@link Inode}): i_block is then a view
+ * into `raw`, not a second copy.
+ */
+export function decodeOwnedInode(
+  raw: Uint8Array,
+  params: InodeDecodeParams,
+  ctx: Ext4ErrorContext = {},
+): InodeFields {
+  return decodeInodeFields(raw, params, ctx, true);
+}
+
+function decodeInodeFields(
+  raw: Uint8Array,
+  params: InodeDecodeParams,
+  ctx: Ext4ErrorContext,
+  owned: boolean,
+): InodeFields {
+  checkInodeBytes(raw, params.inodeSize, ctx);
+  const extra = extraIsizeOf(raw, params.inodeSize, ctx);
+  const flags = le32(raw, I_FLAGS);
+  const hasCsumHi = fitsEnd(extra, I_CHECKSUM_HI_END);
   return {
-    mode: g("i_mode"),
-    uid: g("i_uid") + g("l_i_uid_high") * 0x10000,
-    gid: g("i_gid") + g("l_i_gid_high") * 0x10000,
-    size: INODE.getLoHi(v, "i_size_lo", "i_size_high"),
-    atime: decodeTime(g("i_atime"), opt("i_atime_extra")),
-    ctime: decodeTime(g("i_ctime"), opt("i_ctime_extra")),
-    mtime: decodeTime(g("i_mtime"), opt("i_mtime_extra")),
-    crtime: fits(extraIsize, "i_crtime") ? decodeTime(g("i_crtime"), opt("i_crtime_extra")) : null,
-    dtime: g("i_dtime"),
-    linksCount: g("i_links_count"),
-    blocksRaw,
+    mode: le16(raw, I_MODE),
+    uid: le16(raw, I_UID) + le16(raw, L_I_UID_HIGH) * 0x10000,
+    gid: le16(raw, I_GID) + le16(raw, L_I_GID_HIGH) * 0x10000,
+    size: joinLoHi(le32(raw, I_SIZE_LO), le32(raw, I_SIZE_HIGH)),
+    atime: decodeTime(
+      ls32(raw, I_ATIME),
+      fitsEnd(extra, I_ATIME_EXTRA_END) ? le32(raw, I_ATIME_EXTRA) : undefined,
+    ),
+    ctime: decodeTime(
+      ls32(raw, I_CTIME),
+      fitsEnd(extra, I_CTIME_EXTRA_END) ? le32(raw, I_CTIME_EXTRA) : undefined,
+    ),
+    mtime: decodeTime(
+      ls32(raw, I_MTIME),
+      fitsEnd(extra, I_MTIME_EXTRA_END) ? le32(raw, I_MTIME_EXTRA) : undefined,
+    ),
+    crtime: fitsEnd(extra, I_CRTIME_END)
+      ? decodeTime(
+          ls32(raw, I_CRTIME),
+          fitsEnd(extra, I_CRTIME_EXTRA_END) ? le32(raw, I_CRTIME_EXTRA) : undefined,
+        )
+      : null,
+    dtime: le32(raw, I_DTIME),
+    linksCount: le16(raw, I_LINKS_COUNT),
+    blocksRaw:
+      le32(raw, I_BLOCKS_LO) + (params.hugeFile ? le16(raw, L_I_BLOCKS_HIGH) * 2 ** 32 : 0),
     blocksUnitIsFsBlock: params.hugeFile && (flags & InodeFlags.HUGE_FILE) !== 0,
     flags,
-    version: g("l_i_version") + (opt("i_version_hi") ?? 0) * 2 ** 32,
-    iBlock: INODE.bytesOf(v, "i_block").slice(),
-    generation: g("i_generation"),
-    fileAcl: g("i_file_acl_lo") + (params.is64bit ? g("l_i_file_acl_high") * 2 ** 32 : 0),
-    extraIsize,
-    checksum: g("l_i_checksum_lo") + (checksumHi ?? 0) * 0x10000,
-    projid: opt("i_projid") ?? 0,
+    version:
+      le32(raw, L_I_VERSION) +
+      (fitsEnd(extra, I_VERSION_HI_END) ? le32(raw, I_VERSION_HI) : 0) * 2 ** 32,
+    iBlock: owned ? raw.subarray(I_BLOCK, I_BLOCK_END) : raw.slice(I_BLOCK, I_BLOCK_END),
+    generation: le32(raw, I_GENERATION),
+    fileAcl:
+      le32(raw, I_FILE_ACL_LO) + (params.is64bit ? le16(raw, L_I_FILE_ACL_HIGH) * 2 ** 32 : 0),
+    extraIsize: extra,
+    checksum: le16(raw, L_I_CHECKSUM_LO) + (hasCsumHi ? le16(raw, I_CHECKSUM_HI) : 0) * 0x10000,
+    projid: fitsEnd(extra, I_PROJID_END) ? le32(raw, I_PROJID) : 0,
   };
 }
 
@@ -233,60 +400,83 @@ export function decodeInode(
  * Encodes `fields` into an inode buffer of `params.inodeSize` bytes (the
  * inverse of {@link decodeInode}); extra fields are written only where
  * `fields.extraIsize` leaves room. Does not compute the checksum (see
- * {@link setInodeChecksum}). Throws RangeError for values that do not fit.
+ * {@link setInodeChecksum}). Throws RangeError for values that do not fit
+ * (an i_block wider than 60 bytes, a size past 2^64) or a short array.
  */
 export function encodeInode(raw: Uint8Array, fields: InodeFields, params: InodeDecodeParams): void {
-  const v = new ByteView(raw, {}, 0, params.inodeSize);
+  checkInodeBytes(raw, params.inodeSize, {});
+  if (fields.iBlock.length > I_BLOCK_END - I_BLOCK) {
+    throw new RangeError(`ext4_inode.i_block: ${fields.iBlock.length} bytes`);
+  }
   const extra = params.inodeSize > EXT4_GOOD_OLD_INODE_SIZE ? fields.extraIsize : 0;
-  const s = (name: InodeField, value: number): void => {
-    if (fits(extra, name)) INODE.set(v, name, value);
+  // An extra field is written only when i_extra_isize covers it (and the inode holds it).
+  const room = Math.min(EXT4_GOOD_OLD_INODE_SIZE + extra, params.inodeSize);
+  const s16 = (offset: number, value: number): void => {
+    if (offset + 2 <= room) {
+      raw[offset] = value;
+      raw[offset + 1] = value >>> 8;
+    }
   };
-  s("i_mode", fields.mode);
-  s("i_uid", fields.uid & 0xffff);
-  s("l_i_uid_high", fields.uid >>> 16);
-  s("i_gid", fields.gid & 0xffff);
-  s("l_i_gid_high", fields.gid >>> 16);
-  INODE.setLoHi(v, "i_size_lo", "i_size_high", fields.size);
-  const time = (t: Timestamp | null, base: InodeField, extraField: InodeField): void => {
+  const s32 = (offset: number, value: number): void => {
+    if (offset + 4 <= room) setLe32(raw, offset, value);
+  };
+  s16(I_MODE, fields.mode);
+  s16(I_UID, fields.uid & 0xffff);
+  s16(L_I_UID_HIGH, fields.uid >>> 16);
+  s16(I_GID, fields.gid & 0xffff);
+  s16(L_I_GID_HIGH, fields.gid >>> 16);
+  const size = splitLoHi(fields.size);
+  s32(I_SIZE_LO, size.lo);
+  s32(I_SIZE_HIGH, size.hi);
+  const time = (t: Timestamp | null, base: number, extraField: number): void => {
     if (t === null) return;
     const e = encodeTime(t);
-    s(base, e.seconds);
-    s(extraField, e.extra);
+    s32(base, e.seconds);
+    s32(extraField, e.extra);
   };
-  time(fields.atime, "i_atime", "i_atime_extra");
-  time(fields.ctime, "i_ctime", "i_ctime_extra");
-  time(fields.mtime, "i_mtime", "i_mtime_extra");
-  time(fields.crtime, "i_crtime", "i_crtime_extra");
-  s("i_dtime", fields.dtime);
-  s("i_links_count", fields.linksCount);
-  s("i_blocks_lo", fields.blocksRaw % 2 ** 32);
-  s("l_i_blocks_high", Math.floor(fields.blocksRaw / 2 ** 32));
-  s("i_flags", fields.flags);
-  s("l_i_version", fields.version % 2 ** 32);
-  s("i_version_hi", Math.floor(fields.version / 2 ** 32));
-  INODE.setBytes(v, "i_block", fields.iBlock);
-  s("i_generation", fields.generation);
-  s("i_file_acl_lo", fields.fileAcl % 2 ** 32);
-  s("l_i_file_acl_high", Math.floor(fields.fileAcl / 2 ** 32));
-  if (params.inodeSize > EXT4_GOOD_OLD_INODE_SIZE) INODE.set(v, "i_extra_isize", extra);
-  s("i_projid", fields.projid);
-  s("l_i_checksum_lo", fields.checksum & 0xffff);
-  s("i_checksum_hi", fields.checksum >>> 16);
+  time(fields.atime, I_ATIME, I_ATIME_EXTRA);
+  time(fields.ctime, I_CTIME, I_CTIME_EXTRA);
+  time(fields.mtime, I_MTIME, I_MTIME_EXTRA);
+  time(fields.crtime, I_CRTIME, I_CRTIME_EXTRA);
+  s32(I_DTIME, fields.dtime);
+  s16(I_LINKS_COUNT, fields.linksCount);
+  s32(I_BLOCKS_LO, fields.blocksRaw % 2 ** 32);
+  s16(L_I_BLOCKS_HIGH, Math.floor(fields.blocksRaw / 2 ** 32));
+  s32(I_FLAGS, fields.flags);
+  s32(L_I_VERSION, fields.version % 2 ** 32);
+  s32(I_VERSION_HI, Math.floor(fields.version / 2 ** 32));
+  raw.fill(0, I_BLOCK, I_BLOCK_END);
+  raw.set(fields.iBlock, I_BLOCK);
+  s32(I_GENERATION, fields.generation);
+  s32(I_FILE_ACL_LO, fields.fileAcl % 2 ** 32);
+  s16(L_I_FILE_ACL_HIGH, Math.floor(fields.fileAcl / 2 ** 32));
+  if (params.inodeSize > EXT4_GOOD_OLD_INODE_SIZE) {
+    raw[I_EXTRA_ISIZE] = extra;
+    raw[I_EXTRA_ISIZE + 1] = extra >>> 8;
+  }
+  s32(I_PROJID, fields.projid);
+  s16(L_I_CHECKSUM_LO, fields.checksum & 0xffff);
+  s16(I_CHECKSUM_HI, fields.checksum >>> 16);
 }
 
 /** The inode's checksum seed: crc32c(crc32c(fs seed, le32 ino), le32 generation). */
 export function inodeCsumSeed(fsSeed: number, ino: number, generation: number): number {
-  const le = new Uint8Array(8);
-  const v = new ByteView(le);
-  v.setU32(0, ino);
-  v.setU32(4, generation);
-  return crc32cRaw(crc32cRaw(fsSeed, le.subarray(0, 4)), le.subarray(4, 8));
+  return crc32cU32(crc32cU32(fsSeed, ino), generation);
+}
+
+/** The raw crc32c of `raw[start, end)`: in JS for short spans, natively for long ones. */
+function crcSpan(seed: number, raw: Uint8Array, start: number, stop: number): number {
+  return stop - start <= SMALL_CRC
+    ? crc32cRange(seed, raw, start, stop)
+    : crc32cRaw(seed, raw.subarray(start, stop));
 }
 
 /**
  * The kernel's ext4_inode_csum over the whole `inodeSize` bytes with both
  * checksum halves treated as zero. Returns 32 bits; when the inode has no
- * room for i_checksum_hi only the low 16 are stored.
+ * room for i_checksum_hi only the low 16 are stored. Throws RangeError
+ * when `raw` is shorter than `inodeSize`, Corrupt SHORT_STRUCTURE for an
+ * inode size too small to hold i_extra_isize.
  */
 export function inodeChecksum(
   fsSeed: number,
@@ -294,36 +484,34 @@ export function inodeChecksum(
   raw: Uint8Array,
   inodeSize: number,
 ): number {
-  const v = new ByteView(raw, { inode: ino }, 0, inodeSize);
-  const seed = inodeCsumSeed(fsSeed, ino, INODE.get(v, "i_generation"));
-  const lo = INODE.offsetOf("l_i_checksum_lo");
-  const zero = new Uint8Array(2);
-  let c = crc32cRaw(seed, raw.subarray(0, lo));
-  c = crc32cRaw(c, zero);
-  c = crc32cRaw(c, raw.subarray(lo + 2, EXT4_GOOD_OLD_INODE_SIZE));
+  checkInodeBytes(raw, inodeSize, { inode: ino });
+  const seed = inodeCsumSeed(fsSeed, ino, le32(raw, I_GENERATION));
+  // The checksum fields are skipped over as zeros: no copy of the inode is made.
+  let c = crcSpan(seed, raw, 0, L_I_CHECKSUM_LO);
+  c = crc32cZeros(c, L_I_CHECKSUM_LO_END - L_I_CHECKSUM_LO);
+  c = crcSpan(c, raw, L_I_CHECKSUM_LO_END, EXT4_GOOD_OLD_INODE_SIZE);
   if (inodeSize > EXT4_GOOD_OLD_INODE_SIZE) {
-    const hi = INODE.offsetOf("i_checksum_hi");
-    c = crc32cRaw(c, raw.subarray(EXT4_GOOD_OLD_INODE_SIZE, hi));
+    c = crcSpan(c, raw, EXT4_GOOD_OLD_INODE_SIZE, I_CHECKSUM_HI);
     if (hasChecksumHi(raw, inodeSize)) {
-      c = crc32cRaw(c, zero);
-      c = crc32cRaw(c, raw.subarray(hi + 2, inodeSize));
+      c = crc32cZeros(c, I_CHECKSUM_HI_END - I_CHECKSUM_HI);
+      c = crcSpan(c, raw, I_CHECKSUM_HI_END, inodeSize);
     } else {
-      c = crc32cRaw(c, raw.subarray(hi, inodeSize));
+      c = crcSpan(c, raw, I_CHECKSUM_HI, inodeSize);
     }
   }
   return c >>> 0;
 }
 
+/** Whether i_checksum_hi is inside i_extra_isize (`raw` checked by {@link checkInodeBytes}). */
 function hasChecksumHi(raw: Uint8Array, inodeSize: number): boolean {
   if (inodeSize <= EXT4_GOOD_OLD_INODE_SIZE) return false;
-  const extra = new ByteView(raw, {}, 0, inodeSize).u16(INODE.offsetOf("i_extra_isize"));
-  return extra >= 4;
+  return fitsEnd(le16(raw, I_EXTRA_ISIZE), I_CHECKSUM_HI_END);
 }
 
 /**
  * True when the stored checksum matches (32 bits with i_checksum_hi, else
  * the low 16), as ext4_inode_csum_verify. An all-zero inode (never used,
- * table zeroed) is accepted, as e2fsprogs does.
+ * table zeroed) is accepted, as e2fsprogs does. Throws as {@link inodeChecksum}.
  */
 export function inodeChecksumValid(
   fsSeed: number,
@@ -331,25 +519,58 @@ export function inodeChecksumValid(
   raw: Uint8Array,
   inodeSize: number,
 ): boolean {
-  const v = new ByteView(raw, { inode: ino }, 0, inodeSize);
   const computed = inodeChecksum(fsSeed, ino, raw, inodeSize);
-  const lo = INODE.get(v, "l_i_checksum_lo");
+  const lo = le16(raw, L_I_CHECKSUM_LO);
   const ok = hasChecksumHi(raw, inodeSize)
-    ? (lo | (INODE.get(v, "i_checksum_hi") << 16)) >>> 0 === computed
+    ? (lo | (le16(raw, I_CHECKSUM_HI) << 16)) >>> 0 === computed
     : lo === (computed & 0xffff);
   if (ok) return true;
-  return raw.subarray(0, inodeSize).every((x) => x === 0);
+  for (let i = 0; i < inodeSize; i++) if (raw[i] !== 0) return false;
+  return true;
 }
 
-/** Computes and stores the inode checksum (writers and tests). */
+/**
+ * {@link inodeChecksumValid} for an inode copy the caller owns and nobody
+ * else can see meanwhile (the Filesystem's private copies): the checksum
+ * fields are zeroed in place for one crc over the whole inode, then put
+ * back, instead of a crc in pieces around them. Throws as {@link inodeChecksum}.
+ */
+export function ownedInodeChecksumValid(
+  fsSeed: number,
+  ino: number,
+  raw: Uint8Array,
+  inodeSize: number,
+): boolean {
+  checkInodeBytes(raw, inodeSize, { inode: ino });
+  const hi = hasChecksumHi(raw, inodeSize);
+  const stored = le16(raw, L_I_CHECKSUM_LO) | (hi ? le16(raw, I_CHECKSUM_HI) << 16 : 0);
+  raw.fill(0, L_I_CHECKSUM_LO, L_I_CHECKSUM_LO_END);
+  if (hi) raw.fill(0, I_CHECKSUM_HI, I_CHECKSUM_HI_END);
+  const seed = inodeCsumSeed(fsSeed, ino, le32(raw, I_GENERATION));
+  const computed = crc32cRaw(seed, raw.length === inodeSize ? raw : raw.subarray(0, inodeSize));
+  raw[L_I_CHECKSUM_LO] = stored;
+  raw[L_I_CHECKSUM_LO + 1] = stored >>> 8;
+  if (hi) {
+    raw[I_CHECKSUM_HI] = stored >>> 16;
+    raw[I_CHECKSUM_HI + 1] = stored >>> 24;
+  }
+  if ((hi ? computed : computed & 0xffff) === stored >>> 0) return true;
+  for (let i = 0; i < inodeSize; i++) if (raw[i] !== 0) return false;
+  return true;
+}
+
+/** Computes and stores the inode checksum (writers and tests). Throws as {@link inodeChecksum}. */
 export function setInodeChecksum(
   fsSeed: number,
   ino: number,
   raw: Uint8Array,
   inodeSize: number,
 ): void {
-  const v = new ByteView(raw, { inode: ino }, 0, inodeSize);
   const c = inodeChecksum(fsSeed, ino, raw, inodeSize);
-  INODE.set(v, "l_i_checksum_lo", c & 0xffff);
-  if (hasChecksumHi(raw, inodeSize)) INODE.set(v, "i_checksum_hi", c >>> 16);
+  raw[L_I_CHECKSUM_LO] = c;
+  raw[L_I_CHECKSUM_LO + 1] = c >>> 8;
+  if (hasChecksumHi(raw, inodeSize)) {
+    raw[I_CHECKSUM_HI] = c >>> 16;
+    raw[I_CHECKSUM_HI + 1] = c >>> 24;
+  }
 }

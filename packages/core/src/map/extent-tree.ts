@@ -101,7 +101,9 @@ function indexEnd(indexes: readonly ExtentIndex[], i: number, parentEnd: number)
  * The block map of [from, to) as ext4_map_blocks would answer it block by
  * block: mapped runs (written or unwritten) and holes, in logical order,
  * covering the whole range. Only the subtrees overlapping the range are
- * read. Throws Ext4Error (Corrupt EXTENT_*, BadChecksum).
+ * read. `root` is i_block already decoded by {@link decodeExtentNode} with
+ * the filesystem's bounds, when the caller keeps it. Throws Ext4Error
+ * (Corrupt EXTENT_*, BadChecksum).
  */
 export function mapExtents(
   env: MapEnv,
@@ -109,6 +111,7 @@ export function mapExtents(
   iBlock: Uint8Array,
   from: number,
   to: number,
+  root?: ExtentNodeData,
 ): BlockRun[] {
   const w = new Walker(env, ino);
   const runs: BlockRun[] = [];
@@ -134,7 +137,7 @@ export function mapExtents(
       visit(w.child(idx, node.depth - 1, idx.logical, cend), cend);
     });
   };
-  visit(w.root(iBlock), LOGICAL_END);
+  visit(root ?? w.root(iBlock), LOGICAL_END);
   return withHoles(runs, from, to);
 }
 

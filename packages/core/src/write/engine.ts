@@ -49,6 +49,15 @@ import type { MetaState } from "./meta.js";
 /** EXT4_EXTRA_TIMESTAMP_MAX: the latest second an inode with extra time fields holds (year 2446). */
 export const EXT4_EXTRA_TIMESTAMP_MAX = 2 ** 34 - 1 - 2 ** 31;
 
+// Where each timestamp's extra word ends, from the inode table: store() clamps every time it writes.
+const extraEnd = (field: "i_ctime_extra" | "i_mtime_extra" | "i_atime_extra" | "i_crtime_extra") =>
+  INODE.offsetOf(field) + INODE.field(field).width;
+const ATIME_EXTRA_END = extraEnd("i_atime_extra");
+const MTIME_EXTRA_END = extraEnd("i_mtime_extra");
+const CTIME_EXTRA_END = extraEnd("i_ctime_extra");
+const CRTIME_EXTRA_END = extraEnd("i_crtime_extra");
+const CRTIME_END = INODE.offsetOf("i_crtime") + INODE.field("i_crtime").width;
+
 /** What the engine needs from the filesystem's read side. */
 export interface EngineHost {
   readonly cache: BufferCache;
@@ -56,6 +65,12 @@ export interface EngineHost {
   readBlock(block: number, ctx?: Ext4ErrorContext): Uint8Array;
   readInode(ino: number): Inode;
   inodeFromRaw(ino: number, raw: Uint8Array): Inode;
+  /**
+   * A private, changeable copy of an inode's bytes (the first inodeSize of
+   * `raw`; zeros when null), carved from a shared slab rather than given an
+   * ArrayBuffer of its own.
+   */
+  inodeBuffer(raw: Uint8Array | null): Uint8Array;
   inodeLocation(ino: number): { group: number; index: number; block: number; offset: number };
   mapBlocks(inode: Inode, lblk: number, count: number): BlockRun[];
   blockList(inode: Inode): BlockListEntry[];
@@ -366,7 +381,7 @@ export class WriteEngine {
     return new Inode(
       w.ino,
       { ...w.f, iBlock: w.f.iBlock.slice() },
-      w.raw.slice(),
+      this.host.inodeBuffer(w.raw),
       {
         inodeSize: sb.inodeSize,
         blockSize: sb.blockSize,
@@ -382,7 +397,7 @@ export class WriteEngine {
     return new WorkInode(
       inode.ino,
       { ...inode.fields, iBlock: inode.fields.iBlock.slice() },
-      inode.raw.slice(),
+      this.host.inodeBuffer(inode.raw),
       inode.blocks512,
     );
   }
@@ -417,27 +432,24 @@ export class WriteEngine {
     // The kernel clamps timestamps to what the inode can hold (s_time_min /
     // s_time_max): 32-bit seconds without the extra fields, 34 bits with them.
     const extra = sb.inodeSize > EXT4_GOOD_OLD_INODE_SIZE ? f.extraIsize : 0;
-    const clamp = (
-      t: Timestamp,
-      field: "i_ctime_extra" | "i_mtime_extra" | "i_atime_extra" | "i_crtime_extra",
-    ): Timestamp => {
-      const wide = INODE.offsetOf(field) + 4 <= EXT4_GOOD_OLD_INODE_SIZE + extra;
+    const clamp = (t: Timestamp, extraEnd: number): Timestamp => {
+      const wide = extraEnd <= EXT4_GOOD_OLD_INODE_SIZE + extra;
       const max = wide ? EXT4_EXTRA_TIMESTAMP_MAX : 2 ** 31 - 1;
       const sec = Math.min(max, Math.max(-(2 ** 31), Math.floor(t.sec)));
       const nsec = wide ? Math.min(999_999_999, Math.max(0, Math.floor(t.nsec))) : 0;
       return sec === t.sec && nsec === t.nsec ? t : { sec, nsec };
     };
-    f.atime = clamp(f.atime, "i_atime_extra");
-    f.mtime = clamp(f.mtime, "i_mtime_extra");
-    f.ctime = clamp(f.ctime, "i_ctime_extra");
-    if (f.crtime !== null) f.crtime = clamp(f.crtime, "i_crtime_extra");
+    f.atime = clamp(f.atime, ATIME_EXTRA_END);
+    f.mtime = clamp(f.mtime, MTIME_EXTRA_END);
+    f.ctime = clamp(f.ctime, CTIME_EXTRA_END);
+    if (f.crtime !== null) f.crtime = clamp(f.crtime, CRTIME_EXTRA_END);
     encodeInode(w.raw, f, this.inodeParams);
     if (sb.features.metadataCsum) setInodeChecksum(sb.csumSeed, w.ino, w.raw, sb.inodeSize);
     const loc = this.host.inodeLocation(w.ino);
     const buf = this.host.readBlock(loc.block, { inode: w.ino });
     buf.set(w.raw.subarray(0, sb.inodeSize), loc.offset);
     this.dirty(loc.block);
-    const inode = this.host.inodeFromRaw(w.ino, w.raw.slice(0, sb.inodeSize));
+    const inode = this.host.inodeFromRaw(w.ino, w.raw);
     if (this.depth > 0) this.inodes.set(w.ino, inode);
     return inode;
   }
@@ -449,7 +461,7 @@ export class WriteEngine {
    */
   freshInode(ino: number, mode: number): WorkInode {
     const sb = this.geo;
-    const raw = new Uint8Array(sb.inodeSize);
+    const raw = this.host.inodeBuffer(null);
     let extra = 0;
     if (sb.inodeSize > EXT4_GOOD_OLD_INODE_SIZE) {
       // ext4_fill_super: sizeof(struct ext4_inode) - 128, raised to
@@ -469,7 +481,7 @@ export class WriteEngine {
       atime: zero,
       ctime: zero,
       mtime: zero,
-      crtime: INODE.offsetOf("i_crtime") + 4 <= EXT4_GOOD_OLD_INODE_SIZE + extra ? zero : null,
+      crtime: CRTIME_END <= EXT4_GOOD_OLD_INODE_SIZE + extra ? zero : null,
       dtime: 0,
       linksCount: 0,
       blocksRaw: 0,

@@ -9,7 +9,7 @@
 
 import { DirFileType } from "../dir/constants.js";
 import type { DirWriteHost } from "../dir/host.js";
-import { lookup, nameBytes } from "../dir/read.js";
+import { lookup, lookupEntry, nameBytes } from "../dir/read.js";
 import {
   addEntry,
   initDirectory,
@@ -457,13 +457,14 @@ export function unlink(ns: Ns, parent: number, name: Uint8Array | string): void 
   if (isDots(n))
     throw fsError("IsADirectory", "IS_A_DIRECTORY", "cannot unlink . or ..", { inode: parent });
   const dir = dirForChange(ns, parent, true);
-  const ino = lookup(host, dir, n);
-  if (ino === null) throw fsError("NotFound", "NOT_FOUND", "no such entry", { inode: parent });
+  const found = lookupEntry(host, dir, n);
+  if (found === null) throw fsError("NotFound", "NOT_FOUND", "no such entry", { inode: parent });
+  const ino = found.ino;
   const target = e.host.readInode(ino);
   if (target.isDirectory())
     throw fsError("IsADirectory", "IS_A_DIRECTORY", "is a directory", { inode: ino });
   checkMutable(target);
-  removeEntry(host, dir, n);
+  removeEntry(host, dir, n, found);
   dropLink(e, ino);
 }
 
@@ -480,15 +481,16 @@ export function rmdir(ns: Ns, parent: number, name: Uint8Array | string): void {
     throw fsError("InvalidArgument", "RMDIR_DOT", "cannot remove .", { inode: parent });
   if (isDots(n)) throw fsError("NotEmpty", "RMDIR_DOTDOT", "cannot remove ..", { inode: parent });
   const dir = dirForChange(ns, parent, true);
-  const ino = lookup(host, dir, n);
-  if (ino === null) throw fsError("NotFound", "NOT_FOUND", "no such entry", { inode: parent });
+  const found = lookupEntry(host, dir, n);
+  if (found === null) throw fsError("NotFound", "NOT_FOUND", "no such entry", { inode: parent });
+  const ino = found.ino;
   const target = e.host.readInode(ino);
   if (!target.isDirectory())
     throw fsError("NotADirectory", "NOT_A_DIRECTORY", "not a directory", { inode: ino });
   checkMutable(target);
   if (!isEmptyDirectory(host, target))
     throw fsError("NotEmpty", "NOT_EMPTY", "directory not empty", { inode: ino });
-  removeEntry(host, dir, n);
+  removeEntry(host, dir, n, found);
   const p = e.load(parent);
   decCount(p);
   e.store(p);
@@ -549,8 +551,10 @@ export function rename(
   if (nn.length > 255) throw fsError("NameTooLong", "NAME_TOO_LONG", `name of ${nn.length} bytes`);
   const op = dirForChange(ns, oldParent, true);
   const np = dirForChange(ns, newParent, false);
-  const src = lookup(host, op, on);
-  if (src === null) throw fsError("NotFound", "NOT_FOUND", "no such entry", { inode: oldParent });
+  const srcFound = lookupEntry(host, op, on);
+  if (srcFound === null)
+    throw fsError("NotFound", "NOT_FOUND", "no such entry", { inode: oldParent });
+  const src = srcFound.ino;
   if (nn.length === 0) throw fsError("NotFound", "EMPTY_NAME", "empty name", { inode: newParent });
   const dst = lookup(host, np, nn);
   if (dst !== null && (flags & RENAME.NOREPLACE) !== 0)
@@ -634,7 +638,7 @@ export function rename(
   }
   if (d === null) addEntry(host, np, nn, s.ino, fileTypeOfMode(s.mode));
   else replaceEntry(host, np, nn, s.ino, fileTypeOfMode(s.mode));
-  removeEntry(host, e.host.readInode(oldParent), on);
+  removeEntry(host, e.host.readInode(oldParent), on, srcFound);
   const sw = e.load(s.ino);
   sw.f.ctime = now;
   e.store(sw);

@@ -3,13 +3,11 @@
  * flags and hands over to {@link runCli}; everything else lives in the
  * library.
  */
-import { readFileSync } from "node:fs";
 // Subpath imports: the package root also loads semver for a Node version check, and the command router.
 import * as Args from "@oclif/core/args";
 import { Command } from "@oclif/core/command";
 import * as Flags from "@oclif/core/flags";
-import { parseCNumber } from "../shell/parse.js";
-import { type CliOptions, runCli } from "./main.js";
+import { runCommandLine } from "./run.js";
 
 /** `ext4-debug [IMAGE] [-w] [-R request] [-f script] [--json] [--offset BYTES] [-c]`. */
 export default class Ext4Debug extends Command {
@@ -60,29 +58,15 @@ export default class Ext4Debug extends Command {
   /** Parses flags and runs; sets the process exit status. Returns nothing (output is already written). */
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Ext4Debug);
-    const options: CliOptions = {
+    process.exitCode = await runCommandLine({
       json: this.jsonEnabled(),
       catastrophic: flags.catastrophic,
       writable: flags.writable,
       replay: flags.replay,
-    };
-    if (args.image !== undefined) options.image = args.image;
-    if (flags.request !== undefined) options.request = flags.request;
-    if (flags.script !== undefined) options.script = flags.script;
-    if (flags.offset !== undefined) {
-      const offset = parseCNumber(flags.offset);
-      if (offset === null) {
-        process.stderr.write(`ext4-debug: Bad offset - ${flags.offset}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      options.offset = offset;
-    }
-    process.exitCode = await runCli(options, {
-      stdout: (c: string | Uint8Array) =>
-        process.stdout.write(typeof c === "string" ? Buffer.from(c, "latin1") : c),
-      stderr: (t) => process.stderr.write(t),
-      readStdin: () => readFileSync(0, "utf8"),
+      ...(args.image === undefined ? {} : { image: args.image }),
+      ...(flags.request === undefined ? {} : { request: flags.request }),
+      ...(flags.script === undefined ? {} : { script: flags.script }),
+      ...(flags.offset === undefined ? {} : { offset: flags.offset }),
     });
   }
 }

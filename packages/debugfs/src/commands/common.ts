@@ -208,7 +208,37 @@ export function parentOf(
   return { parent: shell.resolveInode(slash === 0 ? "/" : path.slice(0, slash)), name };
 }
 
+/** Names up to this long are converted in JS: a Buffer per name cost more than the name (ls of 20,000). */
+const SHORT_NAME = 64;
+
 /** The bytes of a name as a byte string (one char per byte). */
 export function nameString(name: Uint8Array): string {
-  return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString("latin1");
+  if (name.length > SHORT_NAME) {
+    return Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString("latin1");
+  }
+  let s = "";
+  // OK to assert: i < name.length.
+  for (let i = 0; i < name.length; i++) s += String.fromCharCode(name[i]!);
+  return s;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A name decoded as UTF-8 (invalid sequences replaced), for display and
+ * JSON. An ASCII name is its own decoding, and the common case: it skips
+ * the decoder, whose cost per call is most of a short name's.
+ */
+export function nameText(name: Uint8Array): string {
+  if (name.length <= SHORT_NAME) {
+    let s = "";
+    for (let i = 0; i < name.length; i++) {
+      // OK to assert: i < name.length.
+      const c = name[i]!;
+      if (c >= 0x80) return utf8.decode(name);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8.decode(name);
 }

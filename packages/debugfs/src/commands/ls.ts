@@ -9,7 +9,7 @@ import { dirBlockInfo, type Filesystem, InodeFlags, type RawListEntry } from "@e
 import { CommandError, defineCommand, type Rendered } from "../command.js";
 import { hex, localTime, MONTHS, padStart } from "../render/format.js";
 import { getopt, hasOpt, UsageError } from "../shell/parse.js";
-import { nameString, readInode, S_IFDIR, S_IFMT, wrapError } from "./common.js";
+import { nameString, nameText, readInode, S_IFDIR, S_IFMT, wrapError } from "./common.js";
 
 /** The inode fields a long or parseable listing shows, read from the entry's inode. */
 export interface LsInodeInfo {
@@ -55,22 +55,24 @@ export interface LsData {
 }
 
 function lsInodeInfo(fs: Filesystem, ino: number): LsInodeInfo {
-  // The decoded fields carry every word ls prints; the raw words are their low bits.
-  const f = fs.readInode(ino).fields;
+  // The inode's fields carry every word ls prints; the raw words are their low bits. Read
+  // one by one (not .fields): a listing of many inodes then never decodes the rest.
+  const inode = fs.readInode(ino);
+  const uid = inode.uid;
+  const gid = inode.gid;
+  const size = inode.size;
   return {
-    mode: f.mode,
-    uid: f.uid,
-    gid: f.gid,
-    uid16: f.uid & 0xffff,
-    gid16: f.gid & 0xffff,
-    size: f.size,
-    sizeLo: f.size % 2 ** 32,
+    mode: inode.mode,
+    uid,
+    gid,
+    uid16: uid & 0xffff,
+    gid16: gid & 0xffff,
+    size,
+    sizeLo: size % 2 ** 32,
     // i_mtime as stored: the epoch bits of i_mtime_extra sit above the low 32 bits.
-    mtime: f.mtime.sec >>> 0,
+    mtime: inode.mtime.sec >>> 0,
   };
 }
-
-const utf8 = new TextDecoder();
 
 const USAGE = "Usage: ls [-c] [-d] [-l] [-p] [-r] file";
 
@@ -134,7 +136,7 @@ export const ls = defineCommand<LsData>({
           inode: e.inode,
           recLen: e.recLenRaw,
           fileType: e.fileTypeRaw,
-          name: utf8.decode(e.name),
+          name: nameText(e.name),
           nameBytes: e.name,
           checksum: e.checksum ?? null,
           info,
