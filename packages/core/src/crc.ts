@@ -26,10 +26,13 @@ export function crc32cRaw(seed: number, data: Uint8Array): number {
  */
 export const SMALL_CRC = 128;
 
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8: table
-// k holds the crc of a byte followed by k zero bytes, so eight input bytes
-// cost eight lookups and no dependent shifts between them.
-const CRC32C_TABLES = (() => {
+/**
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) tables for
+ * slicing-by-8: table k (entries k×256 to k×256+255) holds the crc of a
+ * byte followed by k zero bytes, so eight input bytes cost eight lookups
+ * and no dependent shifts between them. Table 0 is the byte table.
+ */
+export const CRC32C_TABLES: Readonly<Uint32Array> = (() => {
   const t = new Uint32Array(256 * 8);
   for (let i = 0; i < 256; i++) {
     let c = i;

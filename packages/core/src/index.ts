@@ -3,7 +3,7 @@
  * See README.md in this package for the module map.
  */
 export * from "./brands.js";
-export { crc16, crc32cRaw } from "./crc.js";
+export { CRC32C_TABLES, crc16, crc32cRange, crc32cRaw } from "./crc.js";
 export * from "./dir/index.js";
 export * from "./errors.js";
 export * from "./features.js";

@@ -8,55 +8,18 @@
  * the record are not zeroed in a copy: crc is linear, so their share is
  * taken back out with small precomputed tables (see {@link InodeCsum}).
  */
+import { CRC32C_TABLES, crc32cRange } from "@ext4/core";
 
-/** The crc32c polynomial, reflected (Castagnoli, as in the kernel's crc32c_le). */
-const POLY = 0x82f63b78;
-
-/** Eight 256-entry tables: T[0] is the byte table, T[k] advances it by k more zero bytes. */
-const T = (() => {
-  const t = new Int32Array(256 * 8);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    t[i] = c;
-  }
-  for (let i = 0; i < 256; i++) {
-    for (let s = 1; s < 8; s++) {
-      // OK to assert: both indices are below 256 * 8.
-      const p = t[(s - 1) * 256 + i]!;
-      t[s * 256 + i] = (p >>> 8) ^ t[p & 0xff]!;
-    }
-  }
-  return t;
-})();
+/** The core's slicing-by-8 tables: T[0..255] is the byte table. */
+const T = CRC32C_TABLES;
 
 /**
  * The kernel's raw `crc32c_le(seed, bytes[start, end))` (no pre- or
- * post-inversion), as the core's crc32cRaw computes it. The range must lie
- * inside `bytes`; the caller checks it (a read past the end would yield
- * `undefined` and a wrong checksum, never an exception). Never throws.
+ * post-inversion), in JS on any range of any array, allocating nothing:
+ * the core's crc32cRange. Throws RangeError when the range is not inside
+ * `bytes`.
  */
-export function crc32cSpan(seed: number, bytes: Uint8Array, start: number, end: number): number {
-  let crc = seed | 0;
-  let off = start;
-  const d = bytes;
-  // OK to assert in the loops below: start <= off < end <= bytes.length (caller's contract),
-  // and every table index is masked to 0..255 plus a table base.
-  for (; off + 8 <= end; off += 8) {
-    const a = crc ^ (d[off]! | (d[off + 1]! << 8) | (d[off + 2]! << 16) | (d[off + 3]! << 24));
-    crc =
-      T[1792 + (a & 0xff)]! ^
-      T[1536 + ((a >>> 8) & 0xff)]! ^
-      T[1280 + ((a >>> 16) & 0xff)]! ^
-      T[1024 + (a >>> 24)]! ^
-      T[768 + d[off + 4]!]! ^
-      T[512 + d[off + 5]!]! ^
-      T[256 + d[off + 6]!]! ^
-      T[d[off + 7]!]!;
-  }
-  for (; off < end; off++) crc = (crc >>> 8) ^ T[(crc ^ d[off]!) & 0xff]!;
-  return crc >>> 0;
-}
+export const crc32cSpan = crc32cRange;
 
 /** One crc32c step over a zero byte (the state advanced by 8 bits of message). */
 function zeroStep(c: number): number {
