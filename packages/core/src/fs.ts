@@ -1370,18 +1370,23 @@ export class Filesystem {
     policy: SpacePolicy = { reserved: false },
   ): T {
     const e = this.w();
-    for (const ino of syncInodes) {
-      // A stale inode number (deleted since, and not held open) must not be
-      // given blocks or entries: nothing would ever free them.
-      if (this.readInode(ino).linksCount === 0 && e.openCount(ino) === 0) {
-        throw fsError("NotFound", "INODE_NOT_IN_USE", `inode ${ino} is not in use`, { inode: ino });
-      }
-    }
     const saved = e.policy;
     e.policy = policy;
     let r: T;
     try {
-      r = e.op(() => fn(e));
+      r = e.op(() => {
+        // A stale inode number (deleted since, and not held open) must not be
+        // given blocks or entries: nothing would ever free them. Checked inside
+        // the operation, so the inode decoded here serves the rest of it.
+        for (const ino of syncInodes) {
+          if (this.readInode(ino).linksCount === 0 && e.openCount(ino) === 0) {
+            throw fsError("NotFound", "INODE_NOT_IN_USE", `inode ${ino} is not in use`, {
+              inode: ino,
+            });
+          }
+        }
+        return fn(e);
+      });
     } finally {
       e.policy = saved;
     }

@@ -190,16 +190,15 @@ function spareCore(): boolean {
   return cores >= 2 && loadavg()[0]! < cores - 1;
 }
 
-function operational(
-  options: CheckOptions,
-  name: string,
-  code: string,
-  message: string,
-): CheckResult {
+/**
+ * The result of a check that could not run (the image cannot be opened or
+ * read, a bad option): no problems, verdict "operational-error", exit 8.
+ */
+export function operationalResult(name: string, code: string, message: string): CheckResult {
   return {
     problems: [],
     summary: {
-      name: options.name ?? name,
+      name,
       inodesUsed: 0,
       inodesCount: 0,
       blocksUsed: 0,
@@ -215,6 +214,15 @@ function operational(
     exitCode: 8,
     error: { code, message },
   };
+}
+
+function operational(
+  options: CheckOptions,
+  name: string,
+  code: string,
+  message: string,
+): CheckResult {
+  return operationalResult(options.name ?? name, code, message);
 }
 
 const STRUCTURE_CODE = { 1: "STRUCTURE_1", 2: "STRUCTURE_2", 5: "STRUCTURE_5" } as const;

@@ -5,7 +5,7 @@
  * parses the plain invocations itself so that a check does not pay for
  * loading oclif. Nothing here imports oclif.
  */
-import { type CheckResult, check, type Progress } from "./check.js";
+import { type CheckResult, check, operationalResult, type Progress } from "./check.js";
 import { type JsonReport, renderHuman, toJson } from "./render.js";
 
 /** Exit status for a usage error (fsck(8)). */
@@ -121,28 +121,6 @@ export function exitCodeForError(err: Error & { oclif?: { exit?: number } }): nu
   return err.oclif?.exit === 2 || /flag|argument|Missing|Unexpected|Nonexistent/i.test(err.message)
     ? EXIT_USAGE
     : EXIT_OPERATIONAL;
-}
-
-function operationalResult(name: string, code: string, message: string): CheckResult {
-  return {
-    problems: [],
-    summary: {
-      name,
-      inodesUsed: 0,
-      inodesCount: 0,
-      blocksUsed: 0,
-      blocksCount: 0,
-      nonContiguousPercent: 0,
-      passesRun: [],
-      passesWithProblems: [],
-      errors: 0,
-      warnings: 0,
-      dropped: 0,
-    },
-    verdict: "operational-error",
-    exitCode: 8,
-    error: { code, message },
-  };
 }
 
 /**

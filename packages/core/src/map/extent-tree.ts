@@ -48,6 +48,39 @@ export interface ExtentTreeIndex extends ExtentIndex {
 
 const LOGICAL_END = 2 ** 32;
 
+/**
+ * Reads and decodes the extent tree block `block`, a child expected at
+ * `depth` covering logical blocks [start, end), and verifies its tail
+ * checksum when the env asks for it: what both the reader and the writer
+ * do before trusting a child. Returns the decoded node. Throws Corrupt,
+ * BadChecksum, Io.
+ */
+export function loadExtentChild(
+  env: MapEnv,
+  block: number,
+  depth: number,
+  start: number,
+  end: number,
+  ctx: Ext4ErrorContext,
+): ExtentNodeData {
+  const bytes = env.readBlock(block, ctx);
+  const node = decodeExtentNode(
+    bytes,
+    {
+      expectedDepth: depth,
+      start,
+      end,
+      firstDataBlock: env.firstDataBlock,
+      blocksCount: env.blocksCount,
+    },
+    ctx,
+  );
+  if (env.inodeSeed !== null && env.verifyChecksums) {
+    verifyExtentBlockChecksum(env.inodeSeed, bytes, node.max, ctx);
+  }
+  return node;
+}
+
 class Walker {
   private readonly seen = new Set<number>();
 
@@ -73,21 +106,7 @@ class Walker {
       throw corrupt("EXTENT_LOOP", `extent tree block ${idx.child} is reached twice`, ctx);
     }
     this.seen.add(idx.child);
-    const bytes = this.env.readBlock(idx.child, ctx);
-    const node = decodeExtentNode(
-      bytes,
-      {
-        expectedDepth: depth,
-        start,
-        end,
-        firstDataBlock: this.env.firstDataBlock,
-        blocksCount: this.env.blocksCount,
-      },
-      ctx,
-    );
-    if (this.env.inodeSeed !== null && this.env.verifyChecksums) {
-      verifyExtentBlockChecksum(this.env.inodeSeed, bytes, node.max, ctx);
-    }
+    const node = loadExtentChild(this.env, idx.child, depth, start, end, ctx);
     return node;
   }
 }

@@ -24,9 +24,8 @@ import {
   encodeExtentNode,
   extentCapacity,
   setExtentBlockChecksum,
-  verifyExtentBlockChecksum,
 } from "../format/extent.js";
-import { mapExtents } from "./extent-tree.js";
+import { loadExtentChild, mapExtents } from "./extent-tree.js";
 import type { BlockRun } from "./types.js";
 import type { MapWriteEnv } from "./write-env.js";
 
@@ -157,21 +156,7 @@ export class ExtentWriter {
 
   private loadChild(idx: ExtentIndex, depth: number, start: number, end: number): Node {
     const ctx = this.ctx(idx.child);
-    const bytes = this.env.readBlock(idx.child, ctx);
-    const d = decodeExtentNode(
-      bytes,
-      {
-        expectedDepth: depth,
-        start,
-        end,
-        firstDataBlock: this.env.firstDataBlock,
-        blocksCount: this.env.blocksCount,
-      },
-      ctx,
-    );
-    if (this.env.inodeSeed !== null && this.env.verifyChecksums) {
-      verifyExtentBlockChecksum(this.env.inodeSeed, bytes, d.max, ctx);
-    }
+    const d = loadExtentChild(this.env, idx.child, depth, start, end, ctx);
     // The kernel keeps index keys equal to the child's first key; a child
     // starting later would let a later insert land outside the index range.
     const first = d.depth === 0 ? d.extents[0]?.logical : d.indexes[0]?.logical;
