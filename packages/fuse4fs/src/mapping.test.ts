@@ -39,6 +39,20 @@ const run: fc.Arbitrary<BlockRun[]> = fc
     });
   });
 
+describe("SystemZone", () => {
+  it("merges overlapping ranges given in any order", () => {
+    const z = SystemZone.fromRanges([
+      [0, 2],
+      [0, 1],
+      [10, 12],
+      [5, 11],
+    ]);
+    expect(z.overlapping(1, 1)).toEqual([[0, 2]]);
+    expect(z.overlapping(12, 3)).toEqual([]);
+    expect(z.overlapping(4, 2)).toEqual([[5, 12]]);
+  });
+});
+
 describe("toRanges", () => {
   it("covers every run byte for byte, leaving out exactly the excluded blocks", () => {
     fc.assert(

@@ -57,19 +57,23 @@ export class SystemZone {
         );
       }
     }
-    r.sort((a, b) => a[0] - b[0]);
+    return SystemZone.fromRanges(r);
+  }
+
+  /**
+   * A zone of the half-open ranges `ranges` in any order, overlapping or
+   * not: they are sorted and merged, which the binary search of
+   * {@link overlapping} relies on.
+   */
+  static fromRanges(ranges: ReadonlyArray<readonly [number, number]>): SystemZone {
+    const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
     const merged: Array<[number, number]> = [];
-    for (const x of r) {
+    for (const x of sorted) {
       const last = merged[merged.length - 1];
       if (last !== undefined && x[0] <= last[1]) last[1] = Math.max(last[1], x[1]);
       else merged.push([x[0], x[1]]);
     }
     return new SystemZone(merged);
-  }
-
-  /** Builds a zone from explicit ranges (tests). */
-  static fromRanges(ranges: ReadonlyArray<readonly [number, number]>): SystemZone {
-    return new SystemZone([...ranges].sort((a, b) => a[0] - b[0]));
   }
 
   /** The zone's ranges overlapping [start, start + count). */

@@ -202,6 +202,21 @@ describe("BufferCache eviction", () => {
     expect(() => c.unpin(1)).toThrow(Error);
   });
 
+  it("keeps the bound when a trim's write-back fails: clean buffers go instead", () => {
+    const { dev } = device(8);
+    const c = new BufferCache(dev, { blockSize: BS, capacityBytes: BS });
+    c.pin(3);
+    c.zero(0);
+    expect(c.stats().residentBytes).toBe(2 * BS);
+    dev.failWrite = () => true;
+    expectIoError(() => c.unpin(3), "EIO");
+    expect(c.stats().residentBytes).toBe(BS);
+    expect(c.isDirty(0)).toBe(true);
+    dev.failWrite = undefined;
+    c.flush();
+    expect(c.isDirty(0)).toBe(false);
+  });
+
   it("keeps a dirty buffer whose write-back failed, and writes it later", () => {
     const { dev, mem } = device(16);
     const c = new BufferCache(dev, { blockSize: BS, capacityBytes: 2 * BS });

@@ -705,7 +705,29 @@ export class BufferCache {
     while (this.map.size > this.capacityBuffers) {
       const victim = this.probation.head ?? this.protectedList.head;
       if (victim === null) return;
-      this.evict(victim);
+      try {
+        this.evict(victim);
+      } catch (e) {
+        // The write-back failed and the dirty victim stays; the bound still
+        // holds if clean evictable buffers can go instead.
+        this.dropCleanOverCapacity();
+        throw e;
+      }
+    }
+  }
+
+  /** Drops clean evictable buffers, least recently used first, until within capacity. */
+  private dropCleanOverCapacity(): void {
+    for (const list of [this.probation, this.protectedList]) {
+      let b = list.head;
+      while (b !== null && this.map.size > this.capacityBuffers) {
+        const next = b.next;
+        if (!b.dirty) {
+          this.drop(b);
+          this.evictions++;
+        }
+        b = next;
+      }
     }
   }
 }
