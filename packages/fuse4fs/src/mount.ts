@@ -309,6 +309,7 @@ export async function mountImage(
   session.serve(server.handlers(), {
     dispatch: opts.dispatch,
     threads: opts.threads,
+    spinMicros: opts.spinMicros,
     maxWrite: 1 << 20,
     log: (line) => log(`fuse4fs: ${line}`),
     onInit: () => initDone(),

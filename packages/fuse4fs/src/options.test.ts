@@ -41,7 +41,7 @@ describe("parseOptions", () => {
   it("sets what each option says, later ones winning", () => {
     const o = parseOptions([
       "ro,offset=1m,fakeroot,minixdf,errors=remount-ro,cache_size=16m,noatime,noacl,nouser_xattr",
-      "threads=4,debug,fsname=disk,subtype=,suid,dev,noexec,sync,dispatch=threads,no_writeback_cache",
+      "threads=4,debug,fsname=disk,subtype=,suid,dev,noexec,sync,dispatch=threads,spin_us=0,no_writeback_cache",
       "entry_timeout=1.5,attr_timeout=2,negative_timeout=0,readahead_kb=0,nofastpath,runas=nobody:nogroup,rw",
     ]);
     expect(o).toEqual({
@@ -64,6 +64,7 @@ describe("parseOptions", () => {
       noexec: true,
       sync: true,
       dispatch: "threads",
+      spinMicros: 0,
       writebackCache: false,
       entryTimeout: 1.5,
       attrTimeout: 2,
@@ -84,7 +85,8 @@ describe("parseOptions", () => {
       "threads=": "3",
       "fsname=": "x",
       "subtype=": "y",
-      "dispatch=": "inline",
+      "dispatch=": "threads",
+      "spin_us=": "200",
       "entry_timeout=": "5",
       "attr_timeout=": "5",
       "negative_timeout=": "5",
@@ -111,6 +113,7 @@ describe("parseOptions", () => {
       ["subtype=a b", /may only use/],
       ["fsname=", /empty name/],
       ["dispatch=fast", /not one of/],
+      ["spin_us=1001", /outside 0\.\.1000/],
       ["entry_timeout=-1", /not a number of seconds/],
       ["runas=a;b", /not a user name/],
     ];

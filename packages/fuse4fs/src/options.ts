@@ -38,7 +38,7 @@ export interface Fuse4fsOptions {
   acl: boolean;
   /** user.* extended attributes. */
   userXattr: boolean;
-  /** Native reader threads. */
+  /** Native reader threads (dispatch=threads) or fast-path workers (dispatch=inline). */
   threads: number;
   /** Log every request to stderr. */
   debug: boolean;
@@ -56,6 +56,8 @@ export interface Fuse4fsOptions {
   sync: boolean;
   /** Who reads /dev/fuse: native reader threads, or the JS thread itself. */
   dispatch: "threads" | "inline";
+  /** dispatch=inline: microseconds to poll for the next request before sleeping. */
+  spinMicros: number;
   /** Kernel writeback cache (FUSE_WRITEBACK_CACHE). */
   writebackCache: boolean;
   /** Dentry cache timeout, seconds. */
@@ -94,7 +96,8 @@ export const DEFAULT_OPTIONS: Readonly<Fuse4fsOptions> = {
   dev: false,
   noexec: false,
   sync: false,
-  dispatch: "threads",
+  dispatch: "inline",
+  spinMicros: 50,
   writebackCache: true,
   entryTimeout: 86400,
   attrTimeout: 86400,
@@ -287,9 +290,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   flag("nouser_xattr", "refuse user.* extended attributes", (o) => {
     o.userXattr = false;
   }),
-  valued("threads", "N", "native reader threads for /dev/fuse (1-64, default 2)", (o, v, n) => {
-    o.threads = parseInteger(v, n, 1, 64);
-  }),
+  valued(
+    "threads",
+    "N",
+    "native threads: fast-path workers, or readers with dispatch=threads (1-64, default 2)",
+    (o, v, n) => {
+      o.threads = parseInteger(v, n, 1, 64);
+    },
+  ),
   flag("debug", "log every request to stderr (same as -d)", (o) => {
     o.debug = true;
   }),
@@ -336,9 +344,17 @@ export const OPTIONS: readonly OptionSpec[] = [
   valued(
     "dispatch",
     "inline|threads",
-    "who reads /dev/fuse: native threads (default) or the JS thread",
+    "who reads /dev/fuse: the JS thread (default) or native reader threads",
     (o, v, n) => {
       o.dispatch = oneOf(v, n, ["threads", "inline"] as const);
+    },
+  ),
+  valued(
+    "spin_us",
+    "N",
+    "dispatch=inline: microseconds to poll for the next request before sleeping (0-1000, default 50)",
+    (o, v, n) => {
+      o.spinMicros = parseInteger(v, n, 0, 1000);
     },
   ),
   flag("writeback_cache", "let the kernel cache writes (default)", (o) => {

@@ -84,7 +84,7 @@ fn mount_fusermount(a: &Args) -> JsResult<napi_value> {
     new_handle(a.env, Session::new(fd))
 }
 
-/// start(handle, threads, maxWrite, onEvent(kind, a, b), inline)
+/// start(handle, threads, maxWrite, onEvent(kind, a, b), inline, spinMicros)
 fn start(a: &Args) -> JsResult<napi_value> {
     let s = session_of(a, 0)?;
     let threads = a.u64(1)?;
@@ -97,7 +97,11 @@ fn start(a: &Args) -> JsResult<napi_value> {
     }
     let func = a.function(3)?;
     let inline = !a.is_nullish(4)? && a.bool(4)?;
-    s.start(a.env, func, threads as usize, max_write as usize, inline)?;
+    let spin_us = if a.is_nullish(5)? { 0 } else { a.u64(5)? };
+    if spin_us > 1000 {
+        return Err(JsError::arg("spinMicros must be between 0 and 1000"));
+    }
+    s.start(a.env, func, threads as usize, max_write as usize, inline, spin_us * 1000)?;
     a.env.undefined()
 }
 

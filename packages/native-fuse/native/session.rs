@@ -183,8 +183,8 @@ impl Session {
 
     /// Starts `threads` readers (each on its own cloned descriptor, buffers
     /// sized for `max_write`) — or, with `inline`, polling of the session's
-    /// descriptor on the JS thread — and the notification thread; events go
-    /// to `func`.
+    /// descriptor on the JS thread (polling `spin_ns` for more before it
+    /// sleeps) — and the notification thread; events go to `func`.
     pub fn start(
         self: &Arc<Self>,
         env: Env,
@@ -192,6 +192,7 @@ impl Session {
         threads: usize,
         max_write: usize,
         inline: bool,
+        spin_ns: u64,
     ) -> JsResult<()> {
         let workers = threads;
         let threads = if inline { 1 } else { threads };
@@ -247,7 +248,7 @@ impl Session {
         life.tsfn = Some(tsfn);
         if inline {
             life.live = 1;
-            match crate::inline::start(self, env, func, tsfn, main_fd, bufsize, workers) {
+            match crate::inline::start(self, env, func, tsfn, main_fd, bufsize, workers, spin_ns) {
                 Ok(h) => {
                     *lock(&self.inline_handle) = Some(h);
                     return Ok(());

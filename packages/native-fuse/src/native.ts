@@ -49,6 +49,7 @@ export interface NativeBinding {
     maxWrite: number,
     onEvent: (kind: number, a: number, b: Buffer | string | number) => void,
     inline?: boolean,
+    spinMicros?: number,
   ): void;
   reply(
     h: NativeHandle,

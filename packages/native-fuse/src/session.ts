@@ -30,13 +30,24 @@ export interface ServeOptions {
    * Who reads /dev/fuse. "threads" (default): native reader threads, each on
    * its own cloned descriptor, hand requests to the JS thread; the fast path
    * runs on them. "inline": the JS thread polls the descriptor itself
-   * (libuv) — one thread hop less per request, which roughly halves the
-   * latency of metadata round trips, but fast-path I/O then runs on the JS
-   * thread. See README "Threading model".
+   * (libuv) — one thread hop less per request; fast-path READ/WRITE are
+   * handed to `threads` worker threads. See README "Threading model".
    */
   dispatch?: "threads" | "inline";
-  /** Reader threads (dispatch "threads"), each on its own cloned /dev/fuse descriptor. Default 2. */
+  /**
+   * Reader threads (dispatch "threads"), each on its own cloned /dev/fuse
+   * descriptor, or fast-path workers (dispatch "inline"). Default 2.
+   */
   threads?: number;
+  /**
+   * Dispatch "inline" only: after serving what was queued, how long the JS
+   * thread keeps polling the descriptor (without sleeping) for the next
+   * request before it returns to the event loop. A sleeping thread's wake-up
+   * is a cross-CPU interrupt, tens of microseconds on small VMs; a client in
+   * a loop of requests sends its next one sooner. 0 (default) never polls;
+   * at most 1000.
+   */
+  spinMicros?: number;
   /** Largest WRITE accepted (sizes the read buffers). Default and maximum sensible: 1 MiB. */
   maxWrite?: number;
   /** INIT negotiation when the handlers have no INIT handler. */
@@ -223,6 +234,7 @@ export class FuseSession {
         maxWrite,
         (kind, a, b) => this.onEvent(kind, a, b),
         options.dispatch === "inline",
+        options.spinMicros ?? 0,
       );
     } catch (e) {
       throw fromNative(e);

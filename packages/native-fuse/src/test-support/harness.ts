@@ -21,7 +21,7 @@ export interface Mounted {
   logs: string[];
 }
 
-/** The dispatch modes every real-mount suite runs under. */
+/** The dispatch modes every real-mount suite runs under ("inline" with 50 µs of polling). */
 export const DISPATCH_MODES = ["threads", "inline"] as const;
 
 let defaultDispatch: "threads" | "inline" = "threads";
@@ -77,6 +77,8 @@ export function mountMemFs(options: MountMemFsOptions = {}): Mounted {
   session.serve(fs.handlers(), {
     log: (l) => logs.push(l),
     dispatch: defaultDispatch,
+    // Inline suites poll as fuse4fs does by default.
+    spinMicros: defaultDispatch === "inline" ? 50 : 0,
     ...options.serve,
   });
   fs.attach(session);
