@@ -110,3 +110,44 @@ describe("fast path and core stay coherent", () => {
     }, 240_000);
   }
 });
+
+const STAMPS = `
+import os, sys, time
+path = sys.argv[1]
+fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b"a" * (1 << 20))
+os.fsync(fd)
+os.close(fd)
+fd = os.open(path, os.O_RDWR)
+before = os.stat(path)
+time.sleep(0.05)
+os.pwrite(fd, b"b" * 4096, 8192)
+mid = os.stat(path)
+time.sleep(0.05)
+os.pwrite(fd, b"c" * 4096, 0)
+os.close(fd)
+after = os.stat(path)
+print(before.st_mtime_ns, mid.st_mtime_ns, mid.st_ctime_ns, after.st_mtime_ns, after.st_ctime_ns)
+`;
+
+describe("native overwrites stamp mtime and ctime", () => {
+  for (const options of [[], ["writeback_cache"]]) {
+    it(`as ext4 does at each write (${options.join(",") || "default options"})`, async () => {
+      const image = freshImage("ext4", 32 << 20);
+      await withMount(image, options, async (m, mp) => {
+        const fast = m.session.stats().fastWrites;
+        const r = await run("python3", ["-c", STAMPS, `${mp}/file`], { timeoutMs: 60_000 });
+        expect(r.stderr).toBe("");
+        const [before, midM, midC, afterM, afterC] = r.stdout.trim().split(" ").map(BigInt);
+        // The overwrites went native (the file was mapped when reopened)...
+        expect(m.session.stats().fastWrites).toBeGreaterThan(fast);
+        // ...and each one moved both times forward, visible at the next stat.
+        expect(midM).toBeGreaterThan(before as bigint);
+        expect(midC).toBe(midM);
+        expect(afterM).toBeGreaterThan(midM as bigint);
+        expect(afterC).toBe(afterM);
+      });
+      expectClean(image);
+    }, 60_000);
+  }
+});

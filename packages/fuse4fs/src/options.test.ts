@@ -41,7 +41,7 @@ describe("parseOptions", () => {
   it("sets what each option says, later ones winning", () => {
     const o = parseOptions([
       "ro,offset=1m,fakeroot,minixdf,errors=remount-ro,cache_size=16m,noatime,noacl,nouser_xattr",
-      "threads=4,debug,fsname=disk,subtype=,suid,dev,noexec,sync,dispatch=threads,spin_us=0,no_writeback_cache",
+      "threads=4,debug,fsname=disk,subtype=,suid,dev,noexec,sync,dispatch=threads,spin_us=0,writeback_cache",
       "entry_timeout=1.5,attr_timeout=2,negative_timeout=0,readahead_kb=0,nofastpath,runas=nobody:nogroup,rw",
     ]);
     expect(o).toEqual({
@@ -65,7 +65,7 @@ describe("parseOptions", () => {
       sync: true,
       dispatch: "threads",
       spinMicros: 0,
-      writebackCache: false,
+      writebackCache: true,
       entryTimeout: 1.5,
       attrTimeout: 2,
       negativeTimeout: 0,

@@ -98,7 +98,7 @@ export const DEFAULT_OPTIONS: Readonly<Fuse4fsOptions> = {
   sync: false,
   dispatch: "inline",
   spinMicros: 50,
-  writebackCache: true,
+  writebackCache: false,
   entryTimeout: 86400,
   attrTimeout: 86400,
   negativeTimeout: 86400,
@@ -357,10 +357,10 @@ export const OPTIONS: readonly OptionSpec[] = [
       o.spinMicros = parseInteger(v, n, 0, 1000);
     },
   ),
-  flag("writeback_cache", "let the kernel cache writes (default)", (o) => {
+  flag("writeback_cache", "let the kernel cache writes and write them back later", (o) => {
     o.writebackCache = true;
   }),
-  flag("no_writeback_cache", "send every write to the server at once", (o) => {
+  flag("no_writeback_cache", "send every write to the server at once (default)", (o) => {
     o.writebackCache = false;
   }),
   valued("entry_timeout", "SECS", "how long the kernel caches names (default 86400)", (o, v, n) => {

@@ -92,6 +92,8 @@ export interface ServerConfig {
 /** What the server needs from the FUSE session (FuseSession satisfies it). */
 export interface SessionPort extends MappingSink {
   notifyInvalInode(nodeid: number, offset?: number, length?: number): Promise<number>;
+  /** When native overwrites last changed the node's data (µs since the epoch, 0: not since the last call). */
+  takeNativeWrite(nodeid: number): number;
 }
 
 /** An open file. */
@@ -170,6 +172,11 @@ export class Fuse4fsServer {
   private roNow: boolean;
   private publisher: MappingPublisher | null = null;
   private session: SessionPort | null = null;
+  /**
+   * Nodes published with native overwrites while the kernel keeps no
+   * writeback cache: their mtime and ctime are ours to stamp ({@link settle}).
+   */
+  private readonly nativeWriters = new Set<number>();
   /** Set by every change; cleared by {@link sync}. */
   dirty = false;
   /** Called when errors=panic meets corruption (the mount layer ends the process or the mount). */
@@ -208,6 +215,7 @@ export class Fuse4fsServer {
 
   /** Writes everything the core holds to the image (a no-op when read-only). Throws Ext4Error (Io). */
   sync(): undefined {
+    this.settleAll();
     if (this.fs.writable) this.fs.sync();
     this.dirty = false;
   }
@@ -219,6 +227,7 @@ export class Fuse4fsServer {
    * Ext4Error (Io).
    */
   commit(): undefined {
+    this.settleAll();
     if (this.fs.writable) this.fs.commit();
     this.dirty = false;
   }
@@ -301,6 +310,7 @@ export class Fuse4fsServer {
    */
   private inodeOf(nodeid: number): Inode {
     const ino = inoOf(nodeid);
+    if (this.nativeWriters.size !== 0) this.settle(nodeid);
     const inode = this.fs.readInode(ino);
     if (inode.fields.mode === 0 && inode.linksCount === 0 && this.opens.get(nodeid) === undefined) {
       throw errno("ENOENT");
@@ -319,6 +329,7 @@ export class Fuse4fsServer {
         { inode: dir },
       );
     }
+    if (this.nativeWriters.size !== 0) this.settle(nodeOf(ino));
     const inode = this.fs.readInode(ino);
     if (!inode.isInUse() || (inode.fields.mode & S_IFMT) === 0) {
       throw new Ext4Error(
@@ -384,12 +395,35 @@ export class Fuse4fsServer {
   }
 
   private fastWrite(inode: Inode): boolean {
-    // Native writes change no metadata: the kernel's writeback cache must own mtime.
-    return (
-      !this.roNow &&
-      this.config.writebackCache &&
-      (inode.flags & (InodeFlags.IMMUTABLE | InodeFlags.APPEND)) === 0
-    );
+    // Native writes change no metadata: the kernel's writeback cache owns mtime,
+    // or, without it, settle() stamps it from the native side's record.
+    return !this.roNow && (inode.flags & (InodeFlags.IMMUTABLE | InodeFlags.APPEND)) === 0;
+  }
+
+  /**
+   * Stamps mtime and ctime of a node whose data native overwrites changed
+   * since the last look (what ext4's write path does at each write). Runs
+   * before the node's inode is read for any request, and for every such
+   * node before a commit or sync.
+   */
+  private settle(nodeid: number): void {
+    const session = this.session;
+    if (session === null || !this.nativeWriters.has(nodeid)) return;
+    const us = session.takeNativeWrite(nodeid);
+    if ((this.opens.get(nodeid) ?? 0) === 0) this.nativeWriters.delete(nodeid);
+    if (us === 0 || this.roNow) return;
+    const t = { sec: Math.floor(us / 1e6), nsec: (us % 1e6) * 1000 };
+    try {
+      this.fs.setattr(inoOf(nodeid), { mtime: t, ctime: t });
+      this.changed();
+    } catch (e) {
+      // Flags changed since (immutable): the write happened before; nothing to stamp.
+      if (!isExt4Error(e)) throw e;
+    }
+  }
+
+  private settleAll(): void {
+    for (const nodeid of [...this.nativeWriters]) this.settle(nodeid);
   }
 
   /** Publishes a node's map for native reads (and overwrites) when it has open handles. */
@@ -397,7 +431,9 @@ export class Fuse4fsServer {
     const p = this.publisher;
     if (p === null || p.has(nodeid) || (this.opens.get(nodeid) ?? 0) === 0) return;
     try {
-      p.publish(nodeid, inode, this.fastWrite(inode));
+      const fast = this.fastWrite(inode);
+      p.publish(nodeid, inode, fast);
+      if (fast && !this.config.writebackCache) this.nativeWriters.add(nodeid);
     } catch (e) {
       // A map that cannot be walked is served by JS (which reports the corruption).
       if (!isExt4Error(e)) throw e;
@@ -631,6 +667,7 @@ export class Fuse4fsServer {
       this.opens.delete(h.node);
       // The last close may delete an unlinked inode (its blocks freed): withdraw the map first.
       this.unmap(h.node);
+      this.settle(h.node);
     }
     if (h.acquired) {
       this.fs.release(h.ino);
@@ -647,6 +684,10 @@ export class Fuse4fsServer {
       (r.writeFlags & FUSE_WRITE_KILL_SUIDGID) === 0 &&
       this.publisher?.overwrite(nodeid, r.offset, r.data)
     ) {
+      if (!this.config.writebackCache) {
+        this.fs.setattr(inoOf(nodeid), { mtime: "now" });
+        this.changed();
+      }
       return { size: r.data.length };
     }
     const before = this.inodeOf(nodeid);

@@ -239,6 +239,13 @@ fn map_invalidate(a: &Args) -> JsResult<napi_value> {
     a.env.undefined()
 }
 
+/// mapTakeWritten(handle, nodeid) -> µs since the epoch of the node's last
+/// native overwrite since the previous call, or 0.
+fn map_take_written(a: &Args) -> JsResult<napi_value> {
+    let s = session_of(a, 0)?;
+    a.env.number(s.maps.take_written(a.u64(1)?) as f64)
+}
+
 /// mapDump(handle, nodeid) -> undefined | { size, flags, extents: number[] }
 fn map_dump(a: &Args) -> JsResult<napi_value> {
     let s = session_of(a, 0)?;
@@ -439,6 +446,7 @@ exports! {
     "mapUpsert" => map_upsert,
     "mapInvalidate" => map_invalidate,
     "mapDump" => map_dump,
+    "mapTakeWritten" => map_take_written,
     "stats" => stats,
     "state" => state,
     "setRef" => set_ref,

@@ -58,6 +58,10 @@ struct NodeState {
     /// Changers waiting for `inflight` to drain: new native I/O is refused
     /// (forwarded to JS) meanwhile so that they cannot be starved.
     waiters: u32,
+    /// When native overwrites last changed the node's data (µs since the
+    /// epoch, 0: none since JS last asked): the filesystem owes the file
+    /// that mtime and ctime. Survives invalidation until taken.
+    written_us: u64,
 }
 
 pub struct NodeMap {
@@ -105,6 +109,17 @@ pub struct WritePlan {
     pub segments: Vec<Segment>,
     /// Held until the device I/O is done; dropping it lets invalidations proceed.
     pub _guard: InFlight,
+}
+
+impl WritePlan {
+    /// Records that the write reached the device (before it is answered, so
+    /// the GETATTR that follows the reply finds it).
+    pub fn mark_written(&self) {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut t) };
+        let us = (t.tv_sec.max(0) as u64) * 1_000_000 + (t.tv_nsec as u64) / 1000;
+        lock(&self._guard.0.state).written_us = us.max(1);
+    }
 }
 
 fn aligned(v: u64, align: u64) -> bool {
@@ -215,6 +230,7 @@ impl MapCache {
                             extents: BTreeMap::new(),
                             inflight: 0,
                             waiters: 0,
+                            written_us: 0,
                         }),
                         idle: Condvar::new(),
                     })
@@ -249,6 +265,10 @@ impl MapCache {
                 st.extents.clear();
                 st.size = 0;
                 st.flags = 0;
+                if st.written_us != 0 {
+                    // Kept (empty) until JS takes the time of its last overwrite.
+                    return;
+                }
                 drop(st);
                 let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
                 // Remove only if nobody re-created it meanwhile.
@@ -256,6 +276,15 @@ impl MapCache {
                     nodes.remove(&nodeid);
                 }
             }
+        }
+    }
+
+    /// Returns and clears when native overwrites last changed the node's data
+    /// (µs since the epoch; 0 when not since the last call).
+    pub fn take_written(&self, nodeid: u64) -> u64 {
+        match self.node(nodeid) {
+            Some(node) => std::mem::take(&mut lock(&node.state).written_us),
+            None => 0,
         }
     }
 

@@ -783,6 +783,7 @@ fn fast_write(
             pos += len;
         }
     }
+    plan.mark_written();
     drop(plan);
     let mut out = [0u8; WRITE_OUT_SIZE];
     out[0..4].copy_from_slice(&(size as u32).to_le_bytes());
@@ -957,7 +958,9 @@ mod tests {
         // Past the size: an empty reply, still native.
         rig.send(&rw_in(FUSE_READ, 12, 5, 20000, 4096, &[]));
         assert_eq!(rig.reply().len(), OUT_HEADER_SIZE);
-        // Overwrite of a written range.
+        // Overwrite of a written range: stamped for the filesystem's mtime.
+        assert_eq!(rig.sess.maps.take_written(5), 0);
+        let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
         rig.send(&rw_in(FUSE_WRITE, 14, 5, 8192 + 100, 3, b"XYZ"));
         let w = rig.reply();
         assert_eq!(error_of(&w), (0, 14));
@@ -965,6 +968,20 @@ mod tests {
         let mut check = [0u8; 3];
         assert!(pread_full(dev.as_raw_fd(), &mut check, 100, 3));
         assert_eq!(&check, b"XYZ");
+        let stamp = rig.sess.maps.take_written(5);
+        assert!(stamp >= before && stamp < before + 60_000_000, "{stamp} vs {before}");
+        assert_eq!(rig.sess.maps.take_written(5), 0);
+        // The stamp outlives a whole-node invalidation until it is taken.
+        rig.send(&rw_in(FUSE_WRITE, 15, 5, 8192 + 100, 3, b"XYZ"));
+        assert_eq!(error_of(&rig.reply()), (0, 15));
+        rig.sess.maps.invalidate(5, None);
+        assert_ne!(rig.sess.maps.take_written(5), 0);
+        rig.sess.maps.upsert(
+            5,
+            10000,
+            NODE_FAST_WRITE,
+            &[(0, 4096, Kind::Written(8192)), (4096, 4096, Kind::Unwritten), (8192, 4096, Kind::Written(0))],
+        );
         // Into the unwritten range, and past the size: forwarded to JS.
         rig.send(&rw_in(FUSE_WRITE, 16, 5, 5000, 3, b"abc"));
         assert!(matches!(rig.event(), Event::Request { .. }));
@@ -979,7 +996,7 @@ mod tests {
         let st = &rig.sess.stats;
         assert_eq!(st.fast_reads.load(Ordering::Relaxed), 2);
         assert_eq!(st.fast_read_bytes.load(Ordering::Relaxed), 6000);
-        assert_eq!(st.fast_writes.load(Ordering::Relaxed), 1);
+        assert_eq!(st.fast_writes.load(Ordering::Relaxed), 2);
         assert_eq!(st.forwarded.load(Ordering::Relaxed), 4);
         assert!(rig.finish().is_none());
         let _ = std::fs::remove_file(path);

@@ -88,6 +88,7 @@ export interface NativeBinding {
     extents: Float64Array,
   ): void;
   mapInvalidate(h: NativeHandle, nodeid: number, offset: number, length: number): void;
+  mapTakeWritten(h: NativeHandle, nodeid: number): number;
   mapDump(
     h: NativeHandle,
     nodeid: number,

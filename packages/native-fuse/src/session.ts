@@ -433,6 +433,19 @@ export class FuseSession {
     );
   }
 
+  /**
+   * When native overwrites last changed `nodeid`'s data, as microseconds
+   * since the epoch, or 0 when none did since the previous call (which this
+   * one clears). A native overwrite changes no metadata: without the
+   * kernel's writeback cache (which then owns mtime) the filesystem stamps
+   * mtime and ctime from this before it reports the node's attributes. The
+   * time survives invalidation of the node until taken.
+   */
+  takeNativeWrite(nodeid: number): number {
+    checkId(nodeid, "nodeid");
+    return this.call(() => this.binding.mapTakeWritten(this.handle, nodeid));
+  }
+
   /** The node's cached mapping, or undefined when nothing is cached. */
   mapping(nodeid: number): NodeMapping | undefined {
     checkId(nodeid, "nodeid");
