@@ -13,7 +13,7 @@
 
 use crate::js::{self, last_errno, Env, JsError, JsResult, Tsfn};
 use crate::napi::*;
-use crate::session::{triage, AlignedBuf, FastBuffers, Session, Sink, Triage};
+use crate::session::{bump, now_ns, triage, AlignedBuf, FastBuffers, Session, Sink, Triage};
 use std::alloc::{self, Layout};
 use std::os::raw::c_void;
 use std::os::unix::io::RawFd;
@@ -28,11 +28,6 @@ const BATCH: usize = 256;
 /// before the rest of the event loop gets its turn.
 const MAX_DRAIN_NS: u64 = 2_000_000;
 
-fn now_ns() -> u64 {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
 
 struct Inline {
     env: napi_env,
@@ -293,7 +288,9 @@ impl Inline {
                 }
                 Triage::Forward => {
                     self.sess.count_forwarded();
+                    let t = now_ns();
                     let _ = self.call_js(env, func, req);
+                    bump(&self.sess.stats.js_nanos, now_ns() - t);
                 }
             }
         }

@@ -280,7 +280,7 @@ fn stats(a: &Args) -> JsResult<napi_value> {
     let o = env.object()?;
     let st = &s.stats;
     let (nodes, ranges) = s.maps.counts();
-    let fields: [(&str, u64); 13] = [
+    let fields: [(&str, u64); 14] = [
         ("fastReads", st.fast_reads.load(Relaxed)),
         ("fastReadBytes", st.fast_read_bytes.load(Relaxed)),
         ("fastWrites", st.fast_writes.load(Relaxed)),
@@ -292,6 +292,7 @@ fn stats(a: &Args) -> JsResult<napi_value> {
         ("fastFallbacks", st.fast_fallbacks.load(Relaxed)),
         ("notifications", st.notifications.load(Relaxed)),
         ("notifyErrors", st.notify_errors.load(Relaxed)),
+        ("jsNanos", st.js_nanos.load(Relaxed)),
         ("mappedNodes", nodes),
         ("mappedRanges", ranges),
     ];

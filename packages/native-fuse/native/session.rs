@@ -43,9 +43,20 @@ pub struct Stats {
     pub fast_fallbacks: AtomicU64,
     pub notifications: AtomicU64,
     pub notify_errors: AtomicU64,
+    /// Nanoseconds the JS thread spent in calls serving forwarded requests
+    /// (their synchronous part: decode, handler, encode, reply); inline
+    /// dispatch only.
+    pub js_nanos: AtomicU64,
 }
 
-fn bump(c: &AtomicU64, by: u64) {
+/// CLOCK_MONOTONIC in nanoseconds.
+pub fn now_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+pub fn bump(c: &AtomicU64, by: u64) {
     c.fetch_add(by, Ordering::Relaxed);
 }
 

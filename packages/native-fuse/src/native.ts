@@ -27,6 +27,12 @@ export interface NativeStats {
   fastFallbacks: number;
   notifications: number;
   notifyErrors: number;
+  /**
+   * Nanoseconds the JS thread spent serving forwarded requests, from the
+   * call into JS to its return (decode, handler, encode and the reply's
+   * writev for synchronous handlers); dispatch "inline" only, else 0.
+   */
+  jsNanos: number;
   mappedNodes: number;
   mappedRanges: number;
   device: boolean;
