@@ -151,3 +151,40 @@ describe("native overwrites stamp mtime and ctime", () => {
     }, 60_000);
   }
 });
+
+const CAPS = `
+import os, sys, struct, errno
+path = sys.argv[1]
+def caps():
+    try:
+        return len(os.getxattr(path, "security.capability"))
+    except OSError as e:
+        assert e.errno == errno.ENODATA, e
+        return 0
+fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o755)
+os.write(fd, b"new file: the kernel's capability probe is answered natively")
+# A v2 file capability (cap_net_raw, effective), then a write: the kernel drops it.
+os.setxattr(path, "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0))
+had = caps()
+os.pwrite(fd, b"changed", 0)
+after_write = caps()
+os.setxattr(path, "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0))
+os.fchown(fd, 0, 0)
+after_chown = caps()
+os.close(fd)
+print(had, after_write, after_chown)
+`;
+
+describe("file capabilities", () => {
+  it("are dropped by a write and a chown, while probes of files without them stay native", async () => {
+    const image = freshImage("ext4", 32 << 20);
+    await withMount(image, [], async (m, mp) => {
+      const before = m.session.stats().xattrAnswers;
+      const r = await run("python3", ["-c", CAPS, `${mp}/file`], { timeoutMs: 60_000 });
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe("20 0 0");
+      expect(m.session.stats().xattrAnswers).toBeGreaterThan(before);
+    });
+    expectClean(image);
+  }, 60_000);
+});

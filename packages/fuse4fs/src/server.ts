@@ -94,6 +94,8 @@ export interface SessionPort extends MappingSink {
   notifyInvalInode(nodeid: number, offset?: number, length?: number): Promise<number>;
   /** When native overwrites last changed the node's data (µs since the epoch, 0: not since the last call). */
   takeNativeWrite(nodeid: number): number;
+  /** Whether the native side may answer the node's security.capability probes with ENODATA. */
+  setCapabilityAbsent(nodeid: number, absent: boolean): void;
 }
 
 /** An open file. */
@@ -154,6 +156,9 @@ function checkName(name: Uint8Array): void {
   if (name.length > NAME_MAX) throw errno("ENAMETOOLONG");
 }
 
+/** File capabilities: what the kernel probes for before a write or chown drops them. */
+const CAPABILITY = "security.capability";
+
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
@@ -177,6 +182,8 @@ export class Fuse4fsServer {
    * writeback cache: their mtime and ctime are ours to stamp ({@link settle}).
    */
   private readonly nativeWriters = new Set<number>();
+  /** Nodes vouched to the native side as having no security.capability ({@link capsAbsent}). */
+  private readonly noCaps = new Set<number>();
   /** Set by every change; cleared by {@link sync}. */
   dirty = false;
   /** Called when errors=panic meets corruption (the mount layer ends the process or the mount). */
@@ -426,6 +433,21 @@ export class Fuse4fsServer {
     for (const nodeid of [...this.nativeWriters]) this.settle(nodeid);
   }
 
+  /**
+   * Tells the native side whether node `nodeid` is known to have no
+   * security.capability, so the kernel's probe for it (before the first
+   * write to each file, and at chown) needs no trip into JS. Vouched for new
+   * inodes and after a probe found none; withdrawn before that attribute is
+   * set or removed, and when the kernel forgets the node.
+   */
+  private capsAbsent(nodeid: number, absent: boolean): void {
+    const session = this.session;
+    if (session === null || absent === this.noCaps.has(nodeid)) return;
+    if (absent) this.noCaps.add(nodeid);
+    else this.noCaps.delete(nodeid);
+    session.setCapabilityAbsent(nodeid, absent);
+  }
+
   /** Publishes a node's map for native reads (and overwrites) when it has open handles. */
   private publish(nodeid: number, inode: Inode): void {
     const p = this.publisher;
@@ -606,6 +628,7 @@ export class Fuse4fsServer {
       return;
     }
     this.lookups.delete(nodeid);
+    this.capsAbsent(nodeid, false);
     if ((this.opens.get(nodeid) ?? 0) === 0) this.dirVersions.delete(inoOf(nodeid));
   }
 
@@ -731,6 +754,7 @@ export class Fuse4fsServer {
     checkName(r.name);
     const parent = inoOf(r.header.nodeid);
     let inode: Inode;
+    let created = false;
     try {
       inode = this.fs.create(parent, r.name, {
         mode: r.mode & 0o7777,
@@ -739,6 +763,7 @@ export class Fuse4fsServer {
         umask: this.config.acl ? r.umask : 0,
         reserved: this.reserved(r.header),
       });
+      created = true;
       this.bumpDir(parent);
     } catch (e) {
       // The kernel sends CREATE for a name it believes absent; without O_EXCL an
@@ -756,6 +781,7 @@ export class Fuse4fsServer {
     }
     this.changed();
     const entry = this.entry(inode);
+    if (created) this.capsAbsent(entry.nodeid, true);
     const fh = this.newHandle(entry.nodeid, inode, r.flags);
     this.publish(entry.nodeid, inode);
     return { entry, open: { fh, openFlags: this.openFlags(inode) } };
@@ -780,6 +806,7 @@ export class Fuse4fsServer {
     inode = this.fs.readInode(inode.ino);
     this.changed();
     const entry = this.entry(inode);
+    this.capsAbsent(entry.nodeid, true);
     return { entry, open: { fh, openFlags: this.openFlags(inode) } };
   }
 
@@ -935,6 +962,7 @@ export class Fuse4fsServer {
     const name = utf8.decode(r.name);
     this.checkXattrName(name);
     const inode = this.inodeOf(nodeid);
+    if (name === CAPABILITY) this.capsAbsent(nodeid, false);
     if (name === ACL_ACCESS) {
       // posix_acl_update_mode: the mode follows the ACL, which goes when the mode says it all.
       let entries: AclEntry[];
@@ -972,7 +1000,13 @@ export class Fuse4fsServer {
   private getxattr(r: FuseRequest<"GETXATTR">) {
     const name = utf8.decode(r.name);
     this.checkXattrName(name);
-    const value = this.fs.readXattr(inoOf(r.header.nodeid), name);
+    let value: Uint8Array;
+    try {
+      value = this.fs.readXattr(inoOf(r.header.nodeid), name);
+    } catch (e) {
+      if (name === CAPABILITY && isExt4Error(e, "NoData")) this.capsAbsent(r.header.nodeid, true);
+      throw e;
+    }
     return r.size === 0 ? { size: value.length } : value;
   }
 
@@ -993,6 +1027,7 @@ export class Fuse4fsServer {
   private removexattr(r: FuseRequest<"REMOVEXATTR">): undefined {
     const name = utf8.decode(r.name);
     this.checkXattrName(name);
+    if (name === CAPABILITY) this.capsAbsent(r.header.nodeid, false);
     this.fs.removeXattr(inoOf(r.header.nodeid), name);
     this.changed();
   }
@@ -1037,7 +1072,9 @@ export class Fuse4fsServer {
     );
     this.bumpDir(parent);
     this.changed();
-    return this.entry(inode);
+    const entry = this.entry(inode);
+    this.capsAbsent(entry.nodeid, true);
+    return entry;
   }
 
   private mkdir(r: FuseRequest<"MKDIR">): EntryReply {

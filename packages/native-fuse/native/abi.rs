@@ -13,12 +13,15 @@ pub const OUT_HEADER_SIZE: usize = 16;
 /// `struct fuse_read_in` / `struct fuse_write_in` (both 40 bytes since 7.9).
 pub const READ_IN_SIZE: usize = 40;
 pub const WRITE_IN_SIZE: usize = 40;
+/// fuse_getxattr_in: size, padding.
+pub const GETXATTR_IN_SIZE: usize = 8;
 /// `struct fuse_write_out`: size u32, padding u32.
 pub const WRITE_OUT_SIZE: usize = 8;
 
 pub const FUSE_FORGET: u32 = 2;
 pub const FUSE_READ: u32 = 15;
 pub const FUSE_WRITE: u32 = 16;
+pub const FUSE_GETXATTR: u32 = 22;
 pub const FUSE_INTERRUPT: u32 = 36;
 pub const FUSE_NOTIFY_REPLY: u32 = 41;
 pub const FUSE_BATCH_FORGET: u32 = 42;

@@ -246,6 +246,20 @@ fn map_take_written(a: &Args) -> JsResult<napi_value> {
     a.env.number(s.maps.take_written(a.u64(1)?) as f64)
 }
 
+/// setCapabilityAbsent(handle, nodeid, absent): whether GETXATTR of
+/// security.capability on the node is answered ENODATA natively.
+fn set_capability_absent(a: &Args) -> JsResult<napi_value> {
+    let s = session_of(a, 0)?;
+    let nodeid = a.u64(1)?;
+    let mut set = s.no_caps.write().unwrap_or_else(|e| e.into_inner());
+    if a.bool(2)? {
+        set.insert(nodeid);
+    } else {
+        set.remove(&nodeid);
+    }
+    a.env.undefined()
+}
+
 /// mapDump(handle, nodeid) -> undefined | { size, flags, extents: number[] }
 fn map_dump(a: &Args) -> JsResult<napi_value> {
     let s = session_of(a, 0)?;
@@ -280,7 +294,7 @@ fn stats(a: &Args) -> JsResult<napi_value> {
     let o = env.object()?;
     let st = &s.stats;
     let (nodes, ranges) = s.maps.counts();
-    let fields: [(&str, u64); 14] = [
+    let fields: [(&str, u64); 15] = [
         ("fastReads", st.fast_reads.load(Relaxed)),
         ("fastReadBytes", st.fast_read_bytes.load(Relaxed)),
         ("fastWrites", st.fast_writes.load(Relaxed)),
@@ -293,6 +307,7 @@ fn stats(a: &Args) -> JsResult<napi_value> {
         ("notifications", st.notifications.load(Relaxed)),
         ("notifyErrors", st.notify_errors.load(Relaxed)),
         ("jsNanos", st.js_nanos.load(Relaxed)),
+        ("xattrAnswers", st.xattr_answers.load(Relaxed)),
         ("mappedNodes", nodes),
         ("mappedRanges", ranges),
     ];
@@ -448,6 +463,7 @@ exports! {
     "mapInvalidate" => map_invalidate,
     "mapDump" => map_dump,
     "mapTakeWritten" => map_take_written,
+    "setCapabilityAbsent" => set_capability_absent,
     "stats" => stats,
     "state" => state,
     "setRef" => set_ref,

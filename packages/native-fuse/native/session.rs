@@ -12,6 +12,7 @@ use crate::napi::{napi_env, napi_value};
 use std::alloc::{self, Layout};
 use std::os::raw::c_void;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, RwLock};
@@ -43,6 +44,8 @@ pub struct Stats {
     pub fast_fallbacks: AtomicU64,
     pub notifications: AtomicU64,
     pub notify_errors: AtomicU64,
+    /// GETXATTR probes of `security.capability` answered natively.
+    pub xattr_answers: AtomicU64,
     /// Nanoseconds the JS thread spent in calls serving forwarded requests
     /// (their synchronous part: decode, handler, encode, reply); inline
     /// dispatch only.
@@ -84,6 +87,10 @@ pub struct Session {
     fds: RwLock<Vec<OwnedFd>>,
     pub stats: Stats,
     pub maps: MapCache,
+    /// Nodes JS vouches have no `security.capability` attribute: the kernel's
+    /// probe for it (before the first write to a file, and at chown) is
+    /// answered ENODATA here without a trip into JS.
+    pub no_caps: RwLock<HashSet<u64>>,
     device: RwLock<Option<Arc<Device>>>,
     life: Mutex<Lifecycle>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -169,6 +176,7 @@ impl Session {
             fds: RwLock::new(vec![fd]),
             stats: Stats::default(),
             maps: MapCache::default(),
+            no_caps: RwLock::new(HashSet::new()),
             device: RwLock::new(None),
             life: Mutex::new(Lifecycle {
                 started: false,
@@ -560,6 +568,15 @@ pub enum Triage {
 /// length mismatch gets EIO and a log line, never a crash), then the fast
 /// path for READ/WRITE. Everything else is for JS. With `fast` None the
 /// fast path only checks the mapping cache and answers Offload.
+/// A GETXATTR of `security.capability` on a node JS said has none.
+fn capability_absent(sess: &Session, h: &InHeader, body: &[u8]) -> bool {
+    const NAME: &[u8] = b"security.capability\0";
+    // fuse_getxattr_in (size, padding), then the NUL-terminated name.
+    body.len() == GETXATTR_IN_SIZE + NAME.len()
+        && &body[GETXATTR_IN_SIZE..] == NAME
+        && sess.no_caps.read().unwrap_or_else(|e| e.into_inner()).contains(&h.nodeid)
+}
+
 pub fn triage<S: Sink>(
     sess: &Session,
     fd: RawFd,
@@ -588,6 +605,11 @@ pub fn triage<S: Sink>(
         if !no_reply(h.opcode) {
             write_reply(fd, h.unique, -libc::EIO, &[]);
         }
+        return Triage::Done;
+    }
+    if h.opcode == FUSE_GETXATTR && capability_absent(sess, &h, &req[IN_HEADER_SIZE..]) {
+        bump(&sess.stats.xattr_answers, 1);
+        write_reply(fd, h.unique, -libc::ENODATA, &[]);
         return Triage::Done;
     }
     if h.opcode == FUSE_READ || h.opcode == FUSE_WRITE {
@@ -906,6 +928,36 @@ mod tests {
 
     fn error_of(reply: &[u8]) -> (i32, u64) {
         (i32::from_le_bytes([reply[4], reply[5], reply[6], reply[7]]), u64_at(reply, 8))
+    }
+
+    fn getxattr_in(unique: u64, nodeid: u64, name: &[u8]) -> Vec<u8> {
+        let mut m = header(IN_HEADER_SIZE + GETXATTR_IN_SIZE + name.len() + 1, FUSE_GETXATTR, unique, nodeid);
+        m.extend_from_slice(&[0u8; GETXATTR_IN_SIZE]);
+        m.extend_from_slice(name);
+        m.push(0);
+        m
+    }
+
+    #[test]
+    fn capability_probes_of_vouched_nodes_are_answered_natively() {
+        let rig = Rig::new(None);
+        rig.send(&getxattr_in(2, 7, b"security.capability"));
+        assert!(matches!(rig.event(), Event::Request { .. }));
+        rig.sess.no_caps.write().unwrap().insert(7);
+        rig.send(&getxattr_in(4, 7, b"security.capability"));
+        assert_eq!(error_of(&rig.reply()), (-libc::ENODATA, 4));
+        // Other names, and other nodes, still go to JS.
+        rig.send(&getxattr_in(6, 7, b"security.capabilityX"));
+        assert!(matches!(rig.event(), Event::Request { .. }));
+        rig.send(&getxattr_in(8, 7, b"user.x"));
+        assert!(matches!(rig.event(), Event::Request { .. }));
+        rig.send(&getxattr_in(10, 8, b"security.capability"));
+        assert!(matches!(rig.event(), Event::Request { .. }));
+        rig.sess.no_caps.write().unwrap().remove(&7);
+        rig.send(&getxattr_in(12, 7, b"security.capability"));
+        assert!(matches!(rig.event(), Event::Request { .. }));
+        assert_eq!(rig.sess.stats.xattr_answers.load(Ordering::Relaxed), 1);
+        assert!(rig.finish().is_none());
     }
 
     #[test]

@@ -33,6 +33,8 @@ export interface NativeStats {
    * writev for synchronous handlers); dispatch "inline" only, else 0.
    */
   jsNanos: number;
+  /** GETXATTR probes of security.capability answered natively (see setCapabilityAbsent). */
+  xattrAnswers: number;
   mappedNodes: number;
   mappedRanges: number;
   device: boolean;
@@ -95,6 +97,7 @@ export interface NativeBinding {
   ): void;
   mapInvalidate(h: NativeHandle, nodeid: number, offset: number, length: number): void;
   mapTakeWritten(h: NativeHandle, nodeid: number): number;
+  setCapabilityAbsent(h: NativeHandle, nodeid: number, absent: boolean): void;
   mapDump(
     h: NativeHandle,
     nodeid: number,
