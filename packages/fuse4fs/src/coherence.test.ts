@@ -6,6 +6,7 @@
  * and after unmounting the kernel driver must read the same bytes.
  * F4_SEED and F4_STEPS run the ext4 case longer by hand.
  */
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { freshImage } from "../../core/src/test-support/rw.js";
 import { expectClean, kernelWalk, run, withMount } from "./test-support/harness.js";
@@ -186,5 +187,49 @@ describe("file capabilities", () => {
       expect(m.session.stats().xattrAnswers).toBeGreaterThan(before);
     });
     expectClean(image);
+  }, 60_000);
+});
+
+const MMAP = `
+import os, sys, mmap, hashlib, time
+path = sys.argv[1]
+size = 3 << 20
+fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+os.ftruncate(fd, size)
+with mmap.mmap(fd, size, mmap.MAP_SHARED) as m:
+    for i in range(0, size, 4096):
+        m[i:i + 8] = b"%08d" % (i // 4096)
+    m.flush()
+os.fsync(fd)
+t0 = os.fstat(fd).st_mtime_ns
+time.sleep(0.05)
+# Again, now that the blocks exist: these writebacks are overwrites (native).
+with mmap.mmap(fd, size, mmap.MAP_SHARED) as m:
+    for i in range(0, size, 8192):
+        m[i + 100:i + 104] = b"XYZW"
+    m.flush()
+os.fsync(fd)
+t1 = os.fstat(fd).st_mtime_ns
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+data = os.pread(fd, size, 0)
+os.close(fd)
+print(int(t1 > t0), hashlib.sha256(data).hexdigest())
+`;
+
+describe("shared writable mappings", () => {
+  it("write back through the server, native overwrites included, and move mtime", async () => {
+    const image = freshImage("ext4", 32 << 20);
+    const want = Buffer.alloc(3 << 20);
+    for (let i = 0; i < want.length; i += 4096) want.write(String(i / 4096).padStart(8, "0"), i);
+    for (let i = 0; i < want.length; i += 8192) want.write("XYZW", i + 100);
+    const hash = createHash("sha256").update(want).digest("hex");
+    await withMount(image, [], async (_m, mp) => {
+      const r = await run("python3", ["-c", MMAP, `${mp}/file`], { timeoutMs: 60_000 });
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe(`1 ${hash}`);
+    });
+    expectClean(image);
+    const k = await kernelWalk(image);
+    expect(k["/file"]?.sha256).toBe(hash);
   }, 60_000);
 });
