@@ -433,9 +433,13 @@ export interface DirEntryMatch {
 
 /**
  * Searches a linear region for the live record named `name`, applying the
- * same checks as {@link scanDirEntries} to every record before it, without
- * allocating per record (lookups run this on every leaf they visit).
- * Returns null when absent. Throws Corrupt (DIRENT_*) like scanDirEntries.
+ * structural checks of {@link scanDirEntries} (record lengths and bounds)
+ * to every record before it, without allocating per record (lookups run
+ * this on every leaf they visit). Names are not checked for '/' and NUL,
+ * as ext4_search_dir does not check them: `name` (a path component) has
+ * neither, so a bad name can never match it, and listings still report
+ * one. Returns null when absent. Throws Corrupt (DIRENT_*) like
+ * scanDirEntries.
  */
 export function findDirEntry(
   bytes: Uint8Array,
@@ -448,7 +452,6 @@ export function findDirEntry(
   const blockSize = opts.blockSize;
   const hashInDirent = opts.hashInDirent === true;
   const metadataCsum = opts.metadataCsum === true;
-  const checkNames = opts.checkNames ?? true;
   const size = bytes.length;
   const len = name.length;
   let off = 0;
@@ -460,7 +463,6 @@ export function findDirEntry(
     if (inode !== 0) {
       const nameLen = bytes[off + O_NAME_LEN]!;
       const start = off + DIRENT_HEADER_SIZE;
-      if (checkNames) checkName(bytes, start, nameLen, ctx, off);
       if (nameLen === len) {
         let i = 0;
         while (i < len && bytes[start + i] === name[i]) i++;
