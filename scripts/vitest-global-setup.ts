@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 function mountsUnder(dir: string): string[] {
   const lines = readFileSync("/proc/self/mountinfo", "utf8").split("\n");
@@ -23,6 +23,9 @@ function mountsUnder(dir: string): string[] {
 }
 
 export default function setup(): () => void {
+  // Each package's config names this setup too, so a run from a package folder
+  // cleans up as well; inside a run of the whole repo, the outer directory does.
+  if (basename(tmpdir()).startsWith("ext4-run-")) return () => {};
   const dir = mkdtempSync(join(tmpdir(), "ext4-run-"));
   process.env.TMPDIR = dir;
   return () => {

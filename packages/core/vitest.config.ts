@@ -2,5 +2,10 @@ import { defineProject } from "vitest/config";
 
 export default defineProject({
   resolve: { conditions: ["source"] },
-  test: { name: "core", include: ["src/**/*.test.ts"] },
+  test: {
+    name: "core",
+    include: ["src/**/*.test.ts"],
+    // Also when run from this folder: the run's own temp directory, removed at the end.
+    globalSetup: ["../../scripts/vitest-global-setup.ts"],
+  },
 });

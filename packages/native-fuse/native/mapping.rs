@@ -282,10 +282,28 @@ impl MapCache {
     /// Returns and clears when native overwrites last changed the node's data
     /// (µs since the epoch; 0 when not since the last call).
     pub fn take_written(&self, nodeid: u64) -> u64 {
-        match self.node(nodeid) {
-            Some(node) => std::mem::take(&mut lock(&node.state).written_us),
-            None => 0,
+        let node = match self.node(nodeid) {
+            Some(n) => n,
+            None => return 0,
+        };
+        let (us, withdrawn) = {
+            let mut st = lock(&node.state);
+            let us = std::mem::take(&mut st.written_us);
+            (us, us != 0 && st.flags == 0 && st.extents.is_empty() && st.inflight == 0)
+        };
+        if withdrawn {
+            // Kept only for its stamp by invalidate(None): drop it now, unless
+            // it was published again meanwhile.
+            let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = nodes.get(&nodeid) {
+                let st = lock(&n.state);
+                if Arc::ptr_eq(n, &node) && st.flags == 0 && st.extents.is_empty() && st.inflight == 0 && st.written_us == 0 {
+                    drop(st);
+                    nodes.remove(&nodeid);
+                }
+            }
         }
+        us
     }
 
     /// Drops every node (device change): waits for all in-flight I/O.

@@ -1038,7 +1038,10 @@ mod tests {
         rig.send(&rw_in(FUSE_WRITE, 15, 5, 8192 + 100, 3, b"XYZ"));
         assert_eq!(error_of(&rig.reply()), (0, 15));
         rig.sess.maps.invalidate(5, None);
+        assert_eq!(rig.sess.maps.counts().0, 1);
         assert_ne!(rig.sess.maps.take_written(5), 0);
+        // Taken, the withdrawn node is gone.
+        assert_eq!(rig.sess.maps.counts().0, 0);
         rig.sess.maps.upsert(
             5,
             10000,
