@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FaultDevice, MemoryDevice } from "@ext4/iocache";
 import fc from "fast-check";
@@ -374,6 +374,8 @@ const crashOp: fc.Arbitrary<CrashOp> = fc.oneof(
 function crashRun(kind: WriteKind, extra: string[], ops: readonly CrashOp[], seed: number): void {
   const image = freshImage(kind, 48 << 20, extra);
   const mem = new MemoryDevice(new Uint8Array(readFileSync(image)));
+  // A run's four images go once it passes (a soak makes thousands); a failing one's stay.
+  rmSync(image);
   const dev = new FaultDevice(mem);
   let r = seed >>> 0;
   const fs = Filesystem.open(dev, {
@@ -445,7 +447,8 @@ function crashRun(kind: WriteKind, extra: string[], ops: readonly CrashOp[], see
   // Without the power cut, the same run unmounts clean.
   const final = treeOf(fs);
   fs.close();
-  expectFsckClean(writeImage(mem.bytes, "uncut"));
+  const uncut = writeImage(mem.bytes, "uncut");
+  expectFsckClean(uncut);
   expect(final.size).toBeGreaterThan(0);
   const ourDev = new MemoryDevice(crashed.slice());
   const ours = Filesystem.open(ourDev, { writable: true });
@@ -454,13 +457,15 @@ function crashRun(kind: WriteKind, extra: string[], ops: readonly CrashOp[], see
   } finally {
     ours.close();
   }
-  expectFsckClean(writeImage(ourDev.bytes, "ours"));
+  const oursImage = writeImage(ourDev.bytes, "ours");
+  expectFsckClean(oursImage);
   const theirs = writeImage(crashed, "theirs");
   recoverWithE2fsck(theirs);
   const back = Filesystem.open(
     new MemoryDevice(new Uint8Array(readFileSync(theirs)), { readOnly: true }),
   );
   expect(treeOf(back)).toEqual(committed);
+  for (const p of [uncut, oursImage, theirs]) rmSync(p);
 }
 
 describe.each(JOURNALED)("a power cut on %s %j", (kind, extra) => {

@@ -11,6 +11,7 @@
  * EXT4_SOAK=1 runs many more and longer sequences; EXT4_SHRINK=1 lets
  * fast-check shrink a failure (slow: every run mounts the image).
  */
+import { rmSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Ext4Error } from "../errors.js";
@@ -754,6 +755,7 @@ function runSequence(
   extra: string[] = [],
 ): void {
   const image = freshImage(kind, 64 << 20, extra);
+  let passed = false;
   let k = 0;
   let T: Timestamp = { sec: 1_700_000_000, nsec: 0 };
   const fs = openWritable(image, { clock: () => T, random: seeded(seed) });
@@ -821,8 +823,11 @@ function runSequence(
     } finally {
       ro.close();
     }
+    passed = true;
   } finally {
     if (!closed) fs.close();
+    // A soak makes thousands of images: a passing sequence's goes, a failing one's stays.
+    if (passed) rmSync(image);
   }
 }
 
