@@ -92,6 +92,7 @@ import { type JournalStats, JournalWriter, journalWriteBlocker } from "./write/j
 import { MetaState } from "./write/meta.js";
 import {
   createFile,
+  createTmpfile,
   link,
   mkdir,
   mknod,
@@ -1427,6 +1428,17 @@ export class Filesystem {
   }
 
   /**
+   * open(O_TMPFILE) in directory `parent` (ext4_tmpfile): a regular file
+   * with no name and no links, already held open (one {@link acquire}) and
+   * on the orphan list. {@link link} may give it a name once (linkat of the
+   * descriptor); the last {@link release} deletes it if it has none. The
+   * parent does not change. Throws as {@link create}.
+   */
+  createTmpfile(parent: number, opts: NodeOptions): Inode {
+    return this.mutate(() => createTmpfile(this.ns(), parent, opts), [parent], this.policy(opts));
+  }
+
+  /**
    * Creates directory `name` in `parent` with "." and ".." (inline with
    * inline_data); the parent gains a link (dir_nlink rules). Throws as
    * {@link create}, and TooManyLinks when the parent has 65000 links
@@ -1557,6 +1569,7 @@ export class Filesystem {
       return;
     }
     e.openCounts.delete(ino);
+    e.linkable.delete(ino);
     e.op(() => {
       const w = e.load(ino);
       if (w.f.linksCount === 0) deleteInode(e, w);

@@ -395,6 +395,23 @@ t = os.open(".", os.O_TMPFILE | os.O_RDWR, 0o600)
 os.write(t, b"temporary")
 print("tmpfile", os.pread(t, 100, 0), os.fstat(t).st_nlink, sorted(os.listdir(".")))
 os.close(t)
+# linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH) of an O_TMPFILE descriptor names it;
+# with O_EXCL it cannot be linked.
+def linkfd(fd, name):
+    if libc.linkat(fd, b"", -100, name.encode(), 0x1000) != 0:
+        raise OSError(__import__("ctypes").get_errno(), name)
+t = os.open(".", os.O_TMPFILE | os.O_RDWR, 0o640)
+os.write(t, b"linked later")
+linkfd(t, "fromtmp")
+print("linked", os.fstat(t).st_nlink, open("fromtmp", "rb").read(), oct(os.stat("fromtmp").st_mode), sorted(os.listdir(".")))
+os.close(t)
+t = os.open(".", os.O_TMPFILE | os.O_RDWR | os.O_EXCL, 0o600)
+try:
+    linkfd(t, "never")
+    print("excl linked")
+except OSError as e:
+    print("excl", errno.errorcode[e.errno])
+os.close(t)
 `)}`;
     const kernel = await onKernel(script);
     let ours = "";

@@ -634,9 +634,10 @@ export class Fuse4fsServer {
 
   // ---- files ----
 
-  private newHandle(nodeid: number, inode: Inode, flags: number): number {
-    let acquired = false;
-    if (this.fs.writable && inode.isRegular()) {
+  /** A file handle; `held`: the core already holds the inode for it (createTmpfile). */
+  private newHandle(nodeid: number, inode: Inode, flags: number, held = false): number {
+    let acquired = held;
+    if (!held && this.fs.writable && inode.isRegular()) {
       this.fs.acquire(inode.ino);
       acquired = true;
     }
@@ -788,25 +789,18 @@ export class Fuse4fsServer {
   }
 
   private tmpfile(r: FuseRequest<"TMPFILE">) {
-    // The core has no unnamed inodes: create under a private name, hold it open,
-    // and unlink it at once, leaving it on the orphan list like O_TMPFILE does.
-    const parent = inoOf(r.header.nodeid);
-    const name = `.fuse4fs-tmpfile-${process.pid}-${this.nextFh}`;
-    let inode = this.fs.create(parent, name, {
+    // ext4_tmpfile: no name, no link, on the orphan list; linkat may name it once.
+    const inode = this.fs.createTmpfile(inoOf(r.header.nodeid), {
       mode: r.mode & 0o7777,
       uid: r.header.uid,
       gid: r.header.gid,
       umask: this.config.acl ? r.umask : 0,
       reserved: this.reserved(r.header),
     });
-    const nodeid = nodeOf(inode.ino);
-    const fh = this.newHandle(nodeid, inode, r.flags);
-    this.fs.unlink(parent, name);
-    this.bumpDir(parent);
-    inode = this.fs.readInode(inode.ino);
     this.changed();
     const entry = this.entry(inode);
     this.capsAbsent(entry.nodeid, true);
+    const fh = this.newHandle(entry.nodeid, inode, r.flags, true);
     return { entry, open: { fh, openFlags: this.openFlags(inode) } };
   }
 

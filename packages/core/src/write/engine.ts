@@ -156,6 +156,8 @@ export class WriteEngine {
   readonly openCounts = new Map<number, number>();
   /** Inodes created this session that may still become inline (EXT4_STATE_MAY_INLINE_DATA). */
   readonly mayInline = new Set<number>();
+  /** O_TMPFILE inodes not linked yet: link() may give them their first name (I_LINKABLE). */
+  readonly linkable = new Set<number>();
   /** Orphan file slots in use: inode → the orphan block and slot holding it. */
   readonly orphanSlots = new Map<number, { physical: number; slot: number }>();
   /** Bytes written through the cache at open, for s_kbytes_written. */

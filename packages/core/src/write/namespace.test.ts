@@ -82,6 +82,72 @@ describe("link counts", () => {
   });
 });
 
+describe("O_TMPFILE", () => {
+  it.each([
+    ["ext4 (orphan list)", "ext4", []],
+    ["ext3 (orphan list)", "ext3", []],
+    ["ext4 with orphan_file", "ext4", ["-O", "orphan_file"]],
+  ] as const)(
+    "a nameless file is linked once, or deleted at its last release (%s)",
+    (_n, kind, extra) => {
+      const image = freshImage(kind, 32 << 20, [...extra]);
+      const fs = openWritable(image);
+      const before = fs.readInode(2);
+      const freeInodes = fs.statfs().ffree;
+      // Linked: gets its name, leaves the orphans, keeps its data.
+      const t = fs.createTmpfile(2, { mode: 0o600, uid: 0, gid: 0 });
+      expect(t.linksCount).toBe(0);
+      expect(
+        fs.orphans().list.length + (fs.orphans().file?.blocks.flatMap((b) => b.inodes).length ?? 0),
+      ).toBe(1);
+      fs.writeFile(t.ino, 0, text("temporary"));
+      // The parent does not change until the file is linked.
+      expect(fs.readInode(2).mtime).toEqual(before.mtime);
+      const named = fs.link(t.ino, 2, "named");
+      expect(named.linksCount).toBe(1);
+      expect(lookup(fs, fs.readInode(2), "named")).toBe(t.ino);
+      expect(fs.orphans().list).toEqual([]);
+      fs.release(t.ino);
+      expect(fs.readFile(fs.readInode(t.ino), 0, 100)).toEqual(text("temporary"));
+      // Once linked it is an ordinary file: unlinked while open, it cannot be linked again.
+      fs.acquire(t.ino);
+      fs.unlink(2, "named");
+      expectKind(() => fs.link(t.ino, 2, "again"), "NotFound", "LINK_DELETED");
+      fs.release(t.ino);
+      // Never linked: the last release deletes it.
+      const u = fs.createTmpfile(2, { mode: 0o600, uid: 0, gid: 0 });
+      fs.writeFile(u.ino, 0, new Uint8Array(100_000).fill(5));
+      fs.release(u.ino);
+      expect(fs.isInodeInUse(u.ino)).toBe(false);
+      expect(fs.statfs().ffree).toBe(freeInodes);
+      // An ordinary file unlinked while open is not linkable (ext4: no I_LINKABLE).
+      const f = fs.create(2, "plain", { mode: 0o644, uid: 0, gid: 0 });
+      fs.acquire(f.ino);
+      fs.unlink(2, "plain");
+      expectKind(() => fs.link(f.ino, 2, "back"), "NotFound", "LINK_DELETED");
+      fs.release(f.ino);
+      fs.close();
+      expectFsckClean(image);
+    },
+  );
+
+  it("a tmpfile left open at a crash is deleted by the next mount, like e2fsck does", () => {
+    const image = freshImage("ext4", 32 << 20);
+    const fs = openWritable(image);
+    const t = fs.createTmpfile(2, { mode: 0o600, uid: 0, gid: 0 });
+    fs.writeFile(t.ino, 0, new Uint8Array(70_000).fill(9));
+    fs.sync();
+    // No close: the session "crashes" with the tmpfile open and on the orphan list.
+    const copy = join(scratchDir(), "tmpfile-crash.img");
+    copyFileSync(image, copy);
+    fs.close();
+    const again = openWritable(copy);
+    expect(again.isInodeInUse(t.ino)).toBe(false);
+    again.close();
+    expectFsckClean(copy);
+  });
+});
+
 describe("orphans", () => {
   it.each(["ext4", "ext3"] as const)(
     "keeps an unlinked open file until its last release (%s)",

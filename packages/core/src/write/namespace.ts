@@ -38,7 +38,7 @@ import { deleteInode } from "./delete.js";
 import type { SpacePolicy, WorkInode, WriteEngine } from "./engine.js";
 import { fillNewBlocks } from "./file.js";
 import { makeInline } from "./inline.js";
-import { orphanAdd } from "./orphan.js";
+import { orphanAdd, orphanRemove } from "./orphan.js";
 import { ibodyFits, ibodyItems, writeIbody, writeXattrBlock, type XattrItem } from "./xattr.js";
 
 /** EXT4_LINK_MAX: the most links an inode may have. */
@@ -204,12 +204,15 @@ type Init = (w: WorkInode, policy: SpacePolicy) => void;
  * group, timestamps now, i_generation random, i_extra_isize, inherited
  * flags and project id, default ACL inheritance, an empty extent tree for
  * files, directories and slow symlinks, inline directories with
- * inline_data. On any failure after allocation the inode is deleted again.
+ * inline_data. With `name` null (ext4_tmpfile, regular files only) the
+ * inode gets no name and no link: it is held open (one acquire) and put on
+ * the orphan list, and link() may give it a name once. On any failure
+ * after allocation the inode is deleted again.
  */
 function createInode(
   ns: Ns,
   parentIno: number,
-  name: Uint8Array | string,
+  name: Uint8Array | string | null,
   mode: number,
   opts: NodeOptions,
   init: Init,
@@ -217,11 +220,13 @@ function createInode(
   const { e, host } = ns;
   const policy: SpacePolicy = { reserved: opts.reserved === true };
   const parent = dirForChange(ns, parentIno, false);
-  const n = nameBytes(name);
-  checkNewName(n, parent);
-  if (n.length === 0) throw fsError("NotFound", "EMPTY_NAME", "empty name", { inode: parentIno });
-  if (lookup(host, parent, n) !== null)
-    throw fsError("Exists", "EXISTS", "name exists", { inode: parentIno });
+  const n = name === null ? null : nameBytes(name);
+  if (n !== null) {
+    checkNewName(n, parent);
+    if (n.length === 0) throw fsError("NotFound", "EMPTY_NAME", "empty name", { inode: parentIno });
+    if (lookup(host, parent, n) !== null)
+      throw fsError("Exists", "EXISTS", "name exists", { inode: parentIno });
+  }
   const type = mode & S_IFMT;
   const isDir = type === S_IFDIR;
   if (isDir && dirLinkMax(e, parent)) {
@@ -248,7 +253,7 @@ function createInode(
     w.f.mtime = now;
     w.f.ctime = now;
     if (w.f.crtime !== null) w.f.crtime = now;
-    w.f.linksCount = isDir ? 2 : 1;
+    w.f.linksCount = isDir ? 2 : n === null ? 0 : 1;
     w.f.flags = maskFlags(type, parent.flags & EXT4_FL_INHERITED);
     if ((parent.flags & InodeFlags.PROJINHERIT) !== 0) w.f.projid = parent.fields.projid;
     if ((isDir || type === S_IFREG || type === S_IFLNK) && e.geo.features.has("extent")) {
@@ -275,6 +280,14 @@ function createInode(
     created = true;
     init(w, policy);
     let inode = e.store(w);
+    if (n === null) {
+      // O_TMPFILE: open, nameless, on the orphan list until linked or closed.
+      e.openCounts.set(ino, e.openCount(ino) + 1);
+      orphanAdd(e, w);
+      e.store(w);
+      e.linkable.add(ino);
+      return e.host.readInode(ino);
+    }
     if (isDir) inode = initDirectory(host, inode, parentIno) as Inode;
     addEntry(host, parent, n, ino, fileTypeOfMode(type));
     if (isDir) {
@@ -294,6 +307,15 @@ function createInode(
     }
     throw err;
   }
+}
+
+/**
+ * open(O_TMPFILE): a nameless regular file held open (release it when
+ * done; the last release deletes it unless link() named it meanwhile).
+ * Throws as {@link createInode} describes.
+ */
+export function createTmpfile(ns: Ns, parent: number, opts: NodeOptions): Inode {
+  return createInode(ns, parent, null, S_IFREG | (opts.mode & 0o7777), opts, () => {});
 }
 
 /** Creates a regular file (open O_CREAT / mknod S_IFREG). Throws as {@link createInode} describes. */
@@ -405,7 +427,8 @@ export function link(ns: Ns, ino: number, newParent: number, newName: Uint8Array
   if (inode.isDirectory())
     throw fsError("Permission", "LINK_DIR", "hard links to directories are not allowed", ctx);
   checkMutable(inode);
-  if (inode.linksCount === 0)
+  // ext4_link: an inode without links can be linked only if it came from O_TMPFILE (I_LINKABLE).
+  if (inode.linksCount === 0 && !e.linkable.has(ino))
     throw fsError("NotFound", "LINK_DELETED", "the inode has no links left", ctx);
   if (inode.linksCount >= EXT4_LINK_MAX)
     throw fsError("TooManyLinks", "TOO_MANY_LINKS", "too many links", ctx);
@@ -417,6 +440,10 @@ export function link(ns: Ns, ino: number, newParent: number, newName: Uint8Array
     throw fsError("Exists", "EXISTS", "name exists", { inode: newParent });
   addEntry(host, parent, n, ino, fileTypeOfMode(inode.mode));
   const w = e.load(ino);
+  if (w.f.linksCount === 0) {
+    orphanRemove(e, w);
+    e.linkable.delete(ino);
+  }
   w.f.linksCount++;
   w.f.ctime = e.now();
   return e.store(w);
