@@ -7,6 +7,7 @@
  * (marking it clean) and releases the image.
  */
 import { readFileSync, realpathSync, writeFileSync, writeSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Ext4Error, Filesystem } from "@ext4/core";
 import {
   dropPrivileges,
@@ -309,7 +310,9 @@ export async function mountImage(
   session.serve(server.handlers(), {
     dispatch: opts.dispatch,
     threads: opts.threads,
-    spinMicros: opts.spinMicros,
+    // Polling only pays when the client runs on another CPU meanwhile: with one, it
+    // would only keep the client from sending its next request.
+    spinMicros: availableParallelism() > 1 ? opts.spinMicros : 0,
     maxWrite: 1 << 20,
     log: (line) => log(`fuse4fs: ${line}`),
     onInit: () => initDone(),

@@ -352,7 +352,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   valued(
     "spin_us",
     "N",
-    "dispatch=inline: microseconds to poll for the next request before sleeping (0-1000, default 50)",
+    "dispatch=inline: microseconds to poll for the next request before sleeping (0-1000, default 50; none on one CPU)",
     (o, v, n) => {
       o.spinMicros = parseInteger(v, n, 0, 1000);
     },
