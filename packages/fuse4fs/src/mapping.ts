@@ -199,7 +199,7 @@ export interface MappingSink {
     nodeid: number,
     size: number,
     ranges: readonly MappedRange[],
-    options: { fastWrite?: boolean },
+    options: { fastWrite?: boolean; recordWrites?: boolean },
   ): void;
   invalidateMapping(nodeid: number, range?: { offset: number; length: number }): void;
 }
@@ -221,12 +221,15 @@ export class MappingPublisher {
   /**
    * @param rawWrite writes bytes at a device offset of the descriptor the
    *   ranges refer to (what the native side pwrites), for {@link overwrite}
+   * @param recordWrites the native side records when it overwrote a node
+   *   (the filesystem then owns mtime: no kernel writeback cache)
    */
   constructor(
     private readonly fs: Filesystem,
     private readonly sink: MappingSink,
     private readonly deviceOffset: number,
     private readonly rawWrite: ((deviceOffset: number, data: Uint8Array) => void) | null = null,
+    private readonly recordWrites = false,
   ) {}
 
   /** Whether `nodeid` has a mapping now. */
@@ -338,7 +341,10 @@ export class MappingPublisher {
         return p.length === 0 ? z : union(z, p);
       },
     });
-    this.sink.upsertMapping(nodeid, inode.size, ranges, { fastWrite });
+    this.sink.upsertMapping(nodeid, inode.size, ranges, {
+      fastWrite,
+      recordWrites: fastWrite && this.recordWrites,
+    });
     this.published.set(nodeid, { size: inode.size, fastWrite, ranges });
   }
 

@@ -211,7 +211,13 @@ export class Fuse4fsServer {
   ): void {
     this.session = session;
     this.publisher = fastpath
-      ? new MappingPublisher(this.fs, session, this.deviceOffset, rawWrite)
+      ? new MappingPublisher(
+          this.fs,
+          session,
+          this.deviceOffset,
+          rawWrite,
+          !this.config.writebackCache,
+        )
       : null;
   }
 
@@ -418,10 +424,14 @@ export class Fuse4fsServer {
     if (session === null || !this.nativeWriters.has(nodeid)) return;
     const us = session.takeNativeWrite(nodeid);
     if ((this.opens.get(nodeid) ?? 0) === 0) this.nativeWriters.delete(nodeid);
-    if (us === 0 || this.roNow) return;
-    const t = { sec: Math.floor(us / 1e6), nsec: (us % 1e6) * 1000 };
+    if (us !== 0) this.stampWrite(nodeid, { sec: Math.floor(us / 1e6), nsec: (us % 1e6) * 1000 });
+  }
+
+  /** mtime and ctime after a write that bypassed the core (native, or {@link MappingPublisher.overwrite}). */
+  private stampWrite(nodeid: number, t: Timestamp | "now"): void {
+    if (this.roNow || this.config.writebackCache) return;
     try {
-      this.fs.setattr(inoOf(nodeid), { mtime: t, ctime: t });
+      this.fs.setattr(inoOf(nodeid), t === "now" ? { mtime: t } : { mtime: t, ctime: t });
       this.changed();
     } catch (e) {
       // Flags changed since (immutable): the write happened before; nothing to stamp.
@@ -455,6 +465,7 @@ export class Fuse4fsServer {
     try {
       const fast = this.fastWrite(inode);
       p.publish(nodeid, inode, fast);
+      // Their native writes are recorded (see MappingPublisher): settle() stamps them.
       if (fast && !this.config.writebackCache) this.nativeWriters.add(nodeid);
     } catch (e) {
       // A map that cannot be walked is served by JS (which reports the corruption).
@@ -708,10 +719,7 @@ export class Fuse4fsServer {
       (r.writeFlags & FUSE_WRITE_KILL_SUIDGID) === 0 &&
       this.publisher?.overwrite(nodeid, r.offset, r.data)
     ) {
-      if (!this.config.writebackCache) {
-        this.fs.setattr(inoOf(nodeid), { mtime: "now" });
-        this.changed();
-      }
+      this.stampWrite(nodeid, "now");
       return { size: r.data.length };
     }
     const before = this.inodeOf(nodeid);

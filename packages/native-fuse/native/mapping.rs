@@ -6,6 +6,7 @@
 //! `invalidate` returns, no native I/O uses the old mapping.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 /// Upper bound on the segments one request may touch; past it the request
@@ -14,6 +15,9 @@ pub const MAX_SEGMENTS: usize = 64;
 
 /// Per-node flag: WRITEs that only overwrite written ranges may be served natively.
 pub const NODE_FAST_WRITE: u32 = 1;
+/// Per-node flag: native overwrites record their time for the filesystem
+/// (`take_written`), which then owns mtime and ctime.
+pub const NODE_RECORD_WRITES: u32 = 2;
 
 /// What a cached range of a file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,14 +62,15 @@ struct NodeState {
     /// Changers waiting for `inflight` to drain: new native I/O is refused
     /// (forwarded to JS) meanwhile so that they cannot be starved.
     waiters: u32,
-    /// When native overwrites last changed the node's data (µs since the
-    /// epoch, 0: none since JS last asked): the filesystem owes the file
-    /// that mtime and ctime. Survives invalidation until taken.
-    written_us: u64,
 }
 
 pub struct NodeMap {
     state: Mutex<NodeState>,
+    /// With NODE_RECORD_WRITES: when native overwrites last changed the
+    /// node's data (µs since the epoch, 0: none since JS last asked); the
+    /// filesystem owes the file that mtime and ctime. Survives invalidation
+    /// until taken. Atomic, so a native write records it without the lock.
+    written_us: AtomicU64,
     idle: Condvar,
 }
 
@@ -109,16 +114,21 @@ pub struct WritePlan {
     pub segments: Vec<Segment>,
     /// Held until the device I/O is done; dropping it lets invalidations proceed.
     pub _guard: InFlight,
+    /// The node asked for its native writes to be recorded (NODE_RECORD_WRITES).
+    record: bool,
 }
 
 impl WritePlan {
     /// Records that the write reached the device (before it is answered, so
     /// the GETATTR that follows the reply finds it).
     pub fn mark_written(&self) {
+        if !self.record {
+            return;
+        }
         let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut t) };
         let us = (t.tv_sec.max(0) as u64) * 1_000_000 + (t.tv_nsec as u64) / 1000;
-        lock(&self._guard.0.state).written_us = us.max(1);
+        self._guard.0.written_us.store(us.max(1), Ordering::Relaxed);
     }
 }
 
@@ -210,8 +220,9 @@ impl MapCache {
             }
         }
         st.inflight += 1;
+        let record = st.flags & NODE_RECORD_WRITES != 0;
         drop(st);
-        Some(WritePlan { segments, _guard: InFlight(node) })
+        Some(WritePlan { segments, _guard: InFlight(node), record })
     }
 
     /// Sets a node's size and flags and replaces the cached ranges under each
@@ -230,8 +241,8 @@ impl MapCache {
                             extents: BTreeMap::new(),
                             inflight: 0,
                             waiters: 0,
-                            written_us: 0,
                         }),
+                        written_us: AtomicU64::new(0),
                         idle: Condvar::new(),
                     })
                 })
@@ -265,7 +276,7 @@ impl MapCache {
                 st.extents.clear();
                 st.size = 0;
                 st.flags = 0;
-                if st.written_us != 0 {
+                if node.written_us.load(Ordering::Relaxed) != 0 {
                     // Kept (empty) until JS takes the time of its last overwrite.
                     return;
                 }
@@ -286,25 +297,25 @@ impl MapCache {
             Some(n) => n,
             None => return 0,
         };
-        let (us, withdrawn) = {
-            let mut st = lock(&node.state);
-            let us = std::mem::take(&mut st.written_us);
-            (us, us != 0 && st.flags == 0 && st.extents.is_empty() && st.inflight == 0)
-        };
-        if withdrawn {
-            // Kept only for its stamp by invalidate(None): drop it now, unless
-            // it was published again meanwhile.
+        let us = node.written_us.swap(0, Ordering::Relaxed);
+        if us != 0 {
+            // A node invalidate(None) kept only for this stamp goes now (unless
+            // it was published again meanwhile).
             let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(n) = nodes.get(&nodeid) {
-                let st = lock(&n.state);
-                if Arc::ptr_eq(n, &node) && st.flags == 0 && st.extents.is_empty() && st.inflight == 0 && st.written_us == 0 {
-                    drop(st);
-                    nodes.remove(&nodeid);
-                }
+            let withdrawn = {
+                let st = lock(&node.state);
+                st.flags == 0 && st.extents.is_empty() && st.inflight == 0
+            };
+            if withdrawn
+                && node.written_us.load(Ordering::Relaxed) == 0
+                && nodes.get(&nodeid).map_or(false, |n| Arc::ptr_eq(n, &node))
+            {
+                nodes.remove(&nodeid);
             }
         }
         us
     }
+
 
     /// Drops every node (device change): waits for all in-flight I/O.
     pub fn clear(&self) {

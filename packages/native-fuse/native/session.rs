@@ -849,7 +849,7 @@ mod tests {
     //! /dev/fuse (it keeps message boundaries the same way): malformed
     //! requests, forwarding, and the fast path, without a kernel or Node.
     use super::*;
-    use crate::mapping::{Kind, NODE_FAST_WRITE};
+    use crate::mapping::{Kind, NODE_FAST_WRITE, NODE_RECORD_WRITES};
     use std::io::Write;
     use std::sync::mpsc::{channel, Sender};
 
@@ -1007,7 +1007,7 @@ mod tests {
         rig.sess.maps.upsert(
             5,
             10000,
-            NODE_FAST_WRITE,
+            NODE_FAST_WRITE | NODE_RECORD_WRITES,
             &[(0, 4096, Kind::Written(8192)), (4096, 4096, Kind::Unwritten), (8192, 4096, Kind::Written(0))],
         );
         rig.send(&rw_in(FUSE_READ, 10, 5, 4000, 8192, &[]));
@@ -1048,6 +1048,10 @@ mod tests {
             NODE_FAST_WRITE,
             &[(0, 4096, Kind::Written(8192)), (4096, 4096, Kind::Unwritten), (8192, 4096, Kind::Written(0))],
         );
+        // Without NODE_RECORD_WRITES nothing is recorded (the kernel owns mtime).
+        rig.send(&rw_in(FUSE_WRITE, 17, 5, 8192 + 100, 3, b"XYZ"));
+        assert_eq!(error_of(&rig.reply()), (0, 17));
+        assert_eq!(rig.sess.maps.take_written(5), 0);
         // Into the unwritten range, and past the size: forwarded to JS.
         rig.send(&rw_in(FUSE_WRITE, 16, 5, 5000, 3, b"abc"));
         assert!(matches!(rig.event(), Event::Request { .. }));
@@ -1062,7 +1066,7 @@ mod tests {
         let st = &rig.sess.stats;
         assert_eq!(st.fast_reads.load(Ordering::Relaxed), 2);
         assert_eq!(st.fast_read_bytes.load(Ordering::Relaxed), 6000);
-        assert_eq!(st.fast_writes.load(Ordering::Relaxed), 2);
+        assert_eq!(st.fast_writes.load(Ordering::Relaxed), 3);
         assert_eq!(st.forwarded.load(Ordering::Relaxed), 4);
         assert!(rig.finish().is_none());
         let _ = std::fs::remove_file(path);

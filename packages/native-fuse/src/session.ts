@@ -86,6 +86,7 @@ export interface UnmountOptions {
 }
 
 const NODE_FAST_WRITE = 1;
+const NODE_RECORD_WRITES = 2;
 const KIND = { hole: 0, unwritten: 1, written: 2 } as const;
 const ENODEV = errnoNumber("ENODEV");
 const QUIET_REPLY_ERRORS = new Set([errnoNumber("ENOENT"), ENODEV]);
@@ -384,14 +385,16 @@ export class FuseSession {
    * Declares `nodeid`'s size and caches `ranges` (replacing whatever was
    * cached under each). READs inside cached ranges are then served natively;
    * with `fastWrite`, so are WRITEs that only overwrite written ranges below
-   * `size`. Waits for native I/O in flight on the node first. Throws
-   * FuseError(ERR_FUSE_ARGUMENT) for non-integer or negative values.
+   * `size`, and with `recordWrites` too the time of the last one is kept for
+   * {@link takeNativeWrite}. Waits for native I/O in flight on the node
+   * first. Throws FuseError(ERR_FUSE_ARGUMENT) for non-integer or negative
+   * values.
    */
   upsertMapping(
     nodeid: number,
     size: number,
     ranges: readonly MappedRange[],
-    options: { fastWrite?: boolean } = {},
+    options: { fastWrite?: boolean; recordWrites?: boolean } = {},
   ): void {
     checkId(nodeid, "nodeid");
     checkId(size, "size");
@@ -407,7 +410,9 @@ export class FuseSession {
         packed[i * 4 + 3] = r.deviceOffset;
       }
     });
-    const flags = options.fastWrite === true ? NODE_FAST_WRITE : 0;
+    const flags =
+      (options.fastWrite === true ? NODE_FAST_WRITE : 0) |
+      (options.recordWrites === true ? NODE_RECORD_WRITES : 0);
     this.call(() => this.binding.mapUpsert(this.handle, nodeid, size, flags, packed));
   }
 
@@ -436,10 +441,11 @@ export class FuseSession {
   /**
    * When native overwrites last changed `nodeid`'s data, as microseconds
    * since the epoch, or 0 when none did since the previous call (which this
-   * one clears). A native overwrite changes no metadata: without the
-   * kernel's writeback cache (which then owns mtime) the filesystem stamps
-   * mtime and ctime from this before it reports the node's attributes. The
-   * time survives invalidation of the node until taken.
+   * one clears); recorded only for nodes upserted with `recordWrites`. A
+   * native overwrite changes no metadata: without the kernel's writeback
+   * cache (which then owns mtime) the filesystem stamps mtime and ctime from
+   * this before it reports the node's attributes. The time survives
+   * invalidation of the node until taken.
    */
   takeNativeWrite(nodeid: number): number {
     checkId(nodeid, "nodeid");

@@ -161,6 +161,18 @@ export function testBit(bytes: Uint8Array, i: number): boolean {
  * 32768 bits with this.
  */
 export function findClearBit(bytes: Uint8Array, from: number, end: number): number {
+  return findBit(bytes, from, end, false);
+}
+
+/** The first set bit in [from, end) of `bytes`, or `end` when there is none (0x00 bytes skipped at once). */
+export function findSetBit(bytes: Uint8Array, from: number, end: number): number {
+  return findBit(bytes, from, end, true);
+}
+
+/** The first bit equal to `set` in [from, end), skipping whole bytes that hold none. */
+function findBit(bytes: Uint8Array, from: number, end: number, set: boolean): number {
+  // A byte without the bit sought: 0x00 when looking for a set bit, 0xff for a clear one.
+  const skip = set ? 0 : 0xff;
   let i = from;
   while (i < end) {
     if ((i & 7) === 0) {
@@ -171,55 +183,23 @@ export function findClearBit(bytes: Uint8Array, from: number, end: number): numb
       const last = Math.min(end >>> 3, bytes.length);
       while (byte + 8 <= last) {
         // OK to assert: byte + 8 <= last <= bytes.length.
-        const all =
-          bytes[byte]! &
-          bytes[byte + 1]! &
-          bytes[byte + 2]! &
-          bytes[byte + 3]! &
-          bytes[byte + 4]! &
-          bytes[byte + 5]! &
-          bytes[byte + 6]! &
-          bytes[byte + 7]!;
-        if (all !== 0xff) break;
+        const differs =
+          (bytes[byte]! ^ skip) |
+          (bytes[byte + 1]! ^ skip) |
+          (bytes[byte + 2]! ^ skip) |
+          (bytes[byte + 3]! ^ skip) |
+          (bytes[byte + 4]! ^ skip) |
+          (bytes[byte + 5]! ^ skip) |
+          (bytes[byte + 6]! ^ skip) |
+          (bytes[byte + 7]! ^ skip);
+        if (differs !== 0) break;
         byte += 8;
       }
-      while (byte < last && bytes[byte] === 0xff) byte++;
+      while (byte < last && bytes[byte] === skip) byte++;
       i = byte * 8;
       if (i >= end) break;
     }
-    if (!testBit(bytes, i)) return i;
-    i++;
-  }
-  return end;
-}
-
-/** The first set bit in [from, end) of `bytes`, or `end` when there is none (0x00 bytes skipped at once). */
-export function findSetBit(bytes: Uint8Array, from: number, end: number): number {
-  let i = from;
-  while (i < end) {
-    if ((i & 7) === 0) {
-      let byte = i >>> 3;
-      // Bits past the array read as set (testBit): only bytes inside it are skipped.
-      const last = Math.min(end >>> 3, bytes.length);
-      while (byte + 8 <= last) {
-        // OK to assert: as in findClearBit.
-        const any =
-          bytes[byte]! |
-          bytes[byte + 1]! |
-          bytes[byte + 2]! |
-          bytes[byte + 3]! |
-          bytes[byte + 4]! |
-          bytes[byte + 5]! |
-          bytes[byte + 6]! |
-          bytes[byte + 7]!;
-        if (any !== 0) break;
-        byte += 8;
-      }
-      while (byte < last && bytes[byte] === 0) byte++;
-      i = byte * 8;
-      if (i >= end) break;
-    }
-    if (testBit(bytes, i)) return i;
+    if (testBit(bytes, i) === set) return i;
     i++;
   }
   return end;

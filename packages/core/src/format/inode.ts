@@ -524,7 +524,11 @@ export function inodeChecksumValid(
   const ok = hasChecksumHi(raw, inodeSize)
     ? (lo | (le16(raw, I_CHECKSUM_HI) << 16)) >>> 0 === computed
     : lo === (computed & 0xffff);
-  if (ok) return true;
+  return ok || isZeroInode(raw, inodeSize);
+}
+
+/** An all-zero inode (never used, table zeroed): e2fsprogs accepts it whatever its checksum. */
+function isZeroInode(raw: Uint8Array, inodeSize: number): boolean {
   for (let i = 0; i < inodeSize; i++) if (raw[i] !== 0) return false;
   return true;
 }
@@ -554,9 +558,7 @@ export function ownedInodeChecksumValid(
     raw[I_CHECKSUM_HI] = stored >>> 16;
     raw[I_CHECKSUM_HI + 1] = stored >>> 24;
   }
-  if ((hi ? computed : computed & 0xffff) === stored >>> 0) return true;
-  for (let i = 0; i < inodeSize; i++) if (raw[i] !== 0) return false;
-  return true;
+  return (hi ? computed : computed & 0xffff) === stored >>> 0 || isZeroInode(raw, inodeSize);
 }
 
 /** Computes and stores the inode checksum (writers and tests). Throws as {@link inodeChecksum}. */
