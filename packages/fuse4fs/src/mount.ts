@@ -313,6 +313,9 @@ export async function mountImage(
     // Polling only pays when the client runs on another CPU meanwhile: with one, it
     // would only keep the client from sending its next request.
     spinMicros: availableParallelism() > 1 ? opts.spinMicros : 0,
+    // Every handler consumes WRITE data before it returns (the core copies it into
+    // its cache or writes it out; nothing keeps it): no fresh copy per request.
+    transientWrites: true,
     maxWrite: 1 << 20,
     log: (line) => log(`fuse4fs: ${line}`),
     onInit: () => initDone(),

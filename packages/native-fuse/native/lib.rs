@@ -84,7 +84,7 @@ fn mount_fusermount(a: &Args) -> JsResult<napi_value> {
     new_handle(a.env, Session::new(fd))
 }
 
-/// start(handle, threads, maxWrite, onEvent(kind, a, b), inline, spinMicros)
+/// start(handle, threads, maxWrite, onEvent(kind, a, b), inline, spinMicros, transientWrites)
 fn start(a: &Args) -> JsResult<napi_value> {
     let s = session_of(a, 0)?;
     let threads = a.u64(1)?;
@@ -101,7 +101,8 @@ fn start(a: &Args) -> JsResult<napi_value> {
     if spin_us > 1000 {
         return Err(JsError::arg("spinMicros must be between 0 and 1000"));
     }
-    s.start(a.env, func, threads as usize, max_write as usize, inline, spin_us * 1000)?;
+    let transient_writes = inline && !a.is_nullish(6)? && a.bool(6)?;
+    s.start(a.env, func, threads as usize, max_write as usize, inline, spin_us * 1000, transient_writes)?;
     a.env.undefined()
 }
 

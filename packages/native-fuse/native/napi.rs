@@ -139,6 +139,26 @@ extern "C" {
         result_data: *mut *mut c_void,
         result: *mut napi_value,
     ) -> napi_status;
+    pub fn napi_create_arraybuffer(
+        env: napi_env,
+        byte_length: usize,
+        data: *mut *mut c_void,
+        result: *mut napi_value,
+    ) -> napi_status;
+    pub fn napi_get_arraybuffer_info(
+        env: napi_env,
+        arraybuffer: napi_value,
+        data: *mut *mut c_void,
+        byte_length: *mut usize,
+    ) -> napi_status;
+    pub fn napi_create_typedarray(
+        env: napi_env,
+        kind: i32,
+        length: usize,
+        arraybuffer: napi_value,
+        byte_offset: usize,
+        result: *mut napi_value,
+    ) -> napi_status;
     pub fn napi_get_buffer_info(
         env: napi_env,
         value: napi_value,

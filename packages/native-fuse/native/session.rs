@@ -212,6 +212,7 @@ impl Session {
         max_write: usize,
         inline: bool,
         spin_ns: u64,
+        transient_writes: bool,
     ) -> JsResult<()> {
         let workers = threads;
         let threads = if inline { 1 } else { threads };
@@ -267,7 +268,7 @@ impl Session {
         life.tsfn = Some(tsfn);
         if inline {
             life.live = 1;
-            match crate::inline::start(self, env, func, tsfn, main_fd, bufsize, workers, spin_ns) {
+            match crate::inline::start(self, env, func, tsfn, main_fd, bufsize, workers, spin_ns, transient_writes) {
                 Ok(h) => {
                     *lock(&self.inline_handle) = Some(h);
                     return Ok(());

@@ -58,6 +58,7 @@ export interface NativeBinding {
     onEvent: (kind: number, a: number, b: Buffer | string | number) => void,
     inline?: boolean,
     spinMicros?: number,
+    transientWrites?: boolean,
   ): void;
   reply(
     h: NativeHandle,

@@ -48,6 +48,15 @@ export interface ServeOptions {
    * at most 1000.
    */
   spinMicros?: number;
+  /**
+   * Dispatch "inline" only: large WRITE requests (64 KiB and up) reach the
+   * handlers in one buffer the session reuses, instead of a fresh copy each:
+   * `data` is valid only until the handler returns or first awaits, and must
+   * be consumed (written, copied) by then. A fresh 1 MiB copy per request
+   * cost an allocation whose pages the kernel had to zero and fault in. Off
+   * by default.
+   */
+  transientWrites?: boolean;
   /** Largest WRITE accepted (sizes the read buffers). Default and maximum sensible: 1 MiB. */
   maxWrite?: number;
   /** INIT negotiation when the handlers have no INIT handler. */
@@ -236,6 +245,7 @@ export class FuseSession {
         (kind, a, b) => this.onEvent(kind, a, b),
         options.dispatch === "inline",
         options.spinMicros ?? 0,
+        options.transientWrites ?? false,
       );
     } catch (e) {
       throw fromNative(e);

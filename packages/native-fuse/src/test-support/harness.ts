@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FuseHandlers } from "../dispatch.js";
 import type { MountOptions } from "../mount-options.js";
 import { FuseSession, fuseAvailable, type ServeOptions, unmount } from "../session.js";
 import { MemFs, type MemFsOptions } from "./memfs.js";
@@ -53,6 +54,8 @@ export interface MountMemFsOptions {
   mount?: Partial<MountOptions>;
   /** Populates the tree before mounting. */
   setup?: (fs: MemFs) => void;
+  /** Wraps the example filesystem's handlers (to observe or alter requests). */
+  wrap?: (handlers: FuseHandlers) => FuseHandlers;
 }
 
 /** Mounts a fresh example filesystem and starts serving it. */
@@ -74,7 +77,8 @@ export function mountMemFs(options: MountMemFsOptions = {}): Mounted {
     throw e;
   }
   const logs: string[] = [];
-  session.serve(fs.handlers(), {
+  const handlers = fs.handlers();
+  session.serve(options.wrap?.(handlers) ?? handlers, {
     log: (l) => logs.push(l),
     dispatch: defaultDispatch,
     // Inline suites poll as fuse4fs does by default.
