@@ -21,7 +21,12 @@ function observeWrites(seen: { buffer: ArrayBufferLike; length: number }[], deta
     WRITE: (req, ctx) => {
       seen.push({ buffer: req.data.buffer, length: req.data.length });
       const reply = h.WRITE?.(req, ctx);
-      if (seen.length - 1 === detachAt) (req.data.buffer as ArrayBuffer).transfer();
+      if (seen.length - 1 === detachAt) {
+        // Transferring an ArrayBuffer detaches it (its length becomes 0).
+        const buffer = req.data.buffer as ArrayBuffer;
+        structuredClone(buffer, { transfer: [buffer] });
+        expect(buffer.byteLength).toBe(0);
+      }
       return reply as never;
     },
   });
