@@ -129,7 +129,10 @@ describe("bin/run.js", () => {
     // (bundleIsCurrent); the package build (tsc -b, then scripts/bundle.mjs) must make it so.
     const bundle = statSync(join(pkg, "dist/bundle/batch.mjs")).mtimeMs;
     for (const built of ["dist", "../core/dist", "../iocache/dist"]) {
-      expect(statSync(join(pkg, built, ".tsbuildinfo")).mtimeMs, built).toBeLessThanOrEqual(bundle);
+      // bin/run.js allows a second (the order turbo restores a cached build's files in).
+      expect(statSync(join(pkg, built, ".tsbuildinfo")).mtimeMs, built).toBeLessThanOrEqual(
+        bundle + 1000,
+      );
     }
   });
 
