@@ -15,7 +15,7 @@
 //   own entry for single-command CLIs) instead of `execute`, which would also
 //   load the package root and its command router; only `--help` goes through
 //   `execute`, which renders oclif's help.
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { constants, enableCompileCache, flushCompileCache } from "node:module";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
@@ -50,25 +50,26 @@ function ensureDir(dir) {
 /**
  * True when dist/bundle/batch.mjs (scripts/bundle.mjs: the batch path in one
  * module, half the start-up of loading dist/ file by file) exists and is not
- * older than the compiled code it is made from — this package's and the two
- * it bundles. After a bare `tsc -b` (no bundle step) dist/ is newer and used.
- * A second of slack: turbo restores a cached build's files in no set order,
- * within the same few milliseconds.
+ * older than the compiled code it is made from: the `.tsbuildinfo` of each
+ * package bundled, which dist/bundle/batch.json lists. After a bare `tsc -b`
+ * (no bundle step) dist/ is newer and used. A second of slack: turbo
+ * restores a cached build's files in no set order, within the same few
+ * milliseconds.
  */
 function bundleIsCurrent() {
-  const mtime = (rel) =>
-    statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
-  const bundle = mtime("../dist/bundle/batch.mjs");
+  const at = (rel) => new URL(`../${rel}`, import.meta.url);
+  const bundle = statSync(at("dist/bundle/batch.mjs"), { throwIfNoEntry: false })?.mtimeMs;
   if (bundle === undefined) return false;
-  for (const built of [
-    "../dist/.tsbuildinfo",
-    "../../core/dist/.tsbuildinfo",
-    "../../iocache/dist/.tsbuildinfo",
-  ]) {
-    const t = mtime(built);
-    if (t === undefined || t > bundle + 1000) return false;
+  let built;
+  try {
+    built = JSON.parse(readFileSync(at("dist/bundle/batch.json"), "utf8"));
+  } catch {
+    return false;
   }
-  return true;
+  return built.every((rel) => {
+    const t = statSync(at(rel), { throwIfNoEntry: false })?.mtimeMs;
+    return t !== undefined && t <= bundle + 1000;
+  });
 }
 
 let cached = false;

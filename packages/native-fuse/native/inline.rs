@@ -38,7 +38,6 @@ const TRANSIENT_MIN: usize = 64 * 1024;
 /// napi_typedarray_type's napi_uint8_array.
 const NAPI_UINT8_ARRAY: i32 = 1;
 
-
 struct Inline {
     env: napi_env,
     func: napi_ref,
